@@ -1,0 +1,18 @@
+"""numbarnn: recurrent neural networks for sequence regression, compiled with Numba."""
+
+from .cells import GRUCell, LSTMCell, RNNCell
+from .network import RecurrentNetwork
+from .optim import SGD, Adam, AdamW, clip_grad_norm
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RecurrentNetwork",
+    "Adam",
+    "AdamW",
+    "SGD",
+    "clip_grad_norm",
+]

@@ -1,0 +1,342 @@
+"""CPU backend: the time loops compiled with Numba, the big GEMMs in BLAS.
+
+Layout: time-major arrays, ``x`` (T, B, D), hidden states ``hs`` (T, B, H).
+A padded step (t >= lengths[b]) carries the state through unchanged, so the
+state after the last valid step sits at t = T - 1 (forward) or t = 0 (reverse),
+and ``hs`` at a step that came before (in processing order) is always the true
+previous state. Gradients flow back through padded steps unchanged too.
+
+The input projection ``x W_ih^T + b_ih`` and every weight gradient are one GEMM
+over all T * B rows; only the recurrence ``h W_hh^T`` runs step by step, inside
+the compiled loop.
+"""
+
+import numpy as np
+
+from .._compile import kernel
+from ..cells import gru, lstm, rnn
+from ..cells.activations import sigmoid
+
+PEEPHOLE_ROWS = "ifo"
+
+
+# --- Elman RNN ---------------------------------------------------------------------------
+
+
+@kernel
+def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs):
+    """Run the recurrence; ``xproj`` (T, B, H) holds x W_ih^T + b_ih; fills ``hs``."""
+    T, B, H = hs.shape
+    h = np.zeros((B, H), hs.dtype)
+    rec = np.empty((B, H), hs.dtype)
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        np.dot(h, w_hh.T, rec)
+        for b in range(B):
+            if t < lengths[b]:
+                for j in range(H):
+                    h[b, j] = rnn.step(xproj[t, b, j] + rec[b, j] + b_hh[j], relu)
+            hs[t, b] = h[b]
+
+
+@kernel
+def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj):
+    """BPTT: ``dhs`` (T, B, H) is dL/dh_t from above; fills ``dxproj`` = dL/d(pre-activation)."""
+    T, B, H = hs.shape
+    dh = np.zeros((B, H), hs.dtype)
+    carry = np.zeros((B, H), hs.dtype)
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        for b in range(B):
+            if t < lengths[b]:
+                for j in range(H):
+                    dxproj[t, b, j] = rnn.step_grad(dh[b, j] + dhs[t, b, j], hs[t, b, j], relu)
+                    carry[b, j] = 0.0
+            else:
+                for j in range(H):
+                    dxproj[t, b, j] = 0.0
+                    carry[b, j] = dh[b, j] + dhs[t, b, j]
+        np.dot(dxproj[t], w_hh, dh)
+        dh += carry
+
+
+# --- LSTM -------------------------------------------------------------------------------
+
+
+@kernel
+def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts):
+    """Run the recurrence; ``peep`` (3, H) holds the i, f, o peephole weights (zeros if none).
+
+    Fills ``hs`` and ``cs`` (T, B, H) and ``acts`` (T, B, G*H), the gate activations.
+    """
+    T, B, H = hs.shape
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    h = np.zeros((B, H), hs.dtype)
+    c = np.zeros((B, H), hs.dtype)
+    rec = np.empty((B, xproj.shape[2]), hs.dtype)
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        np.dot(h, w_hh.T, rec)
+        for b in range(B):
+            if t < lengths[b]:
+                x, r, a = xproj[t, b], rec[b], acts[t, b]
+                for j in range(H):
+                    a_i = 0.0 if coupled else x[j] + r[j] + b_hh[j]
+                    i, f, g, o, c[b, j], h[b, j] = lstm.step(
+                        a_i,
+                        x[fo + j] + r[fo + j] + b_hh[fo + j],
+                        x[go + j] + r[go + j] + b_hh[go + j],
+                        x[oo + j] + r[oo + j] + b_hh[oo + j],
+                        c[b, j], peep[0, j], peep[1, j], peep[2, j], coupled,
+                    )
+                    if not coupled:
+                        a[j] = i
+                    a[fo + j], a[go + j], a[oo + j] = f, g, o
+            hs[t, b] = h[b]
+            cs[t, b] = c[b]
+
+
+@kernel
+def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dpeep):
+    """BPTT; fills ``dxproj`` (T, B, G*H) and adds the peephole gradients to ``dpeep`` (3, H)."""
+    T, B, H = dhs.shape
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    dh = np.zeros((B, H), dhs.dtype)
+    dc = np.zeros((B, H), dhs.dtype)
+    carry = np.zeros((B, H), dhs.dtype)
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        tp = t + 1 if reverse else t - 1
+        for b in range(B):
+            da = dxproj[t, b]
+            if t < lengths[b]:
+                a = acts[t, b]
+                for j in range(H):
+                    c_prev = cs[tp, b, j] if 0 <= tp < T else 0.0
+                    f = a[fo + j]
+                    i = 1.0 - f if coupled else a[j]
+                    d_i, d_f, d_g, d_o, dc[b, j] = lstm.step_grad(
+                        dh[b, j] + dhs[t, b, j], dc[b, j], i, f, a[go + j], a[oo + j],
+                        cs[t, b, j], c_prev, peep[0, j], peep[1, j], peep[2, j], coupled,
+                    )
+                    if not coupled:
+                        da[j] = d_i
+                    da[fo + j], da[go + j], da[oo + j] = d_f, d_g, d_o
+                    dpeep[0, j] += d_i * c_prev
+                    dpeep[1, j] += d_f * c_prev
+                    dpeep[2, j] += d_o * cs[t, b, j]
+                    carry[b, j] = 0.0
+            else:
+                da[:] = 0.0
+                for j in range(H):
+                    carry[b, j] = dh[b, j] + dhs[t, b, j]
+        np.dot(dxproj[t], w_hh, dh)
+        dh += carry
+
+
+# --- GRU --------------------------------------------------------------------------------
+
+
+@kernel
+def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts, hn):
+    """Run the recurrence; ``w_rz`` (2H, H) and ``w_n`` (H, H) are the blocks of W_hh.
+
+    Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n and ``hn`` (T, B, H) with
+    the recurrent part of n before the reset gate is applied (reset after) or
+    W_hn (r * h) + b_hn (reset before).
+    """
+    T, B, H = hs.shape
+    h = np.zeros((B, H), hs.dtype)
+    hr = np.zeros((B, H), hs.dtype)
+    rec = np.empty((B, 2 * H), hs.dtype)
+    rec_n = np.empty((B, H), hs.dtype)
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        np.dot(h, w_rz.T, rec)
+        for b in range(B):
+            if t < lengths[b]:
+                x, a = xproj[t, b], acts[t, b]
+                for j in range(H):
+                    a[j] = sigmoid(x[j] + rec[b, j] + b_hh[j])
+                    a[H + j] = sigmoid(x[H + j] + rec[b, H + j] + b_hh[H + j])
+                    hr[b, j] = a[j] * h[b, j]
+        np.dot(h if reset_after else hr, w_n.T, rec_n)
+        for b in range(B):
+            if t < lengths[b]:
+                x, a = xproj[t, b], acts[t, b]
+                for j in range(H):
+                    hn[t, b, j] = rec_n[b, j] + b_hh[2 * H + j]
+                    a[2 * H + j], h[b, j] = gru.step(
+                        a[j], a[H + j], x[2 * H + j], hn[t, b, j], h[b, j], reset_after
+                    )
+            hs[t, b] = h[b]
+
+
+@kernel
+def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dxproj, dhn):
+    """BPTT; fills ``dxproj`` (T, B, 3H) and ``dhn`` (T, B, H), the gradient of ``hn``."""
+    T, B, H = dhs.shape
+    dh = np.zeros((B, H), dhs.dtype)
+    direct = np.empty((B, H), dhs.dtype)
+    drz = np.empty((B, 2 * H), dhs.dtype)
+    rec = np.empty((B, H), dhs.dtype)
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        tp = t + 1 if reverse else t - 1
+        for b in range(B):
+            if t < lengths[b]:
+                a = acts[t, b]
+                for j in range(H):
+                    h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
+                    drz[b, j], drz[b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j], direct[b, j] = (
+                        gru.step_grad(dh[b, j] + dhs[t, b, j], a[j], a[H + j], a[2 * H + j],
+                                      hn[t, b, j], h_prev, reset_after)
+                    )
+            else:
+                drz[b] = 0.0
+                dxproj[t, b] = 0.0
+                dhn[t, b] = 0.0
+                for j in range(H):
+                    direct[b, j] = dh[b, j] + dhs[t, b, j]
+        np.dot(dhn[t], w_n, rec)
+        if reset_after:
+            direct += rec
+        else:
+            for b in range(B):
+                if t < lengths[b]:
+                    for j in range(H):
+                        h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
+                        r = acts[t, b, j]
+                        drz[b, j] = rec[b, j] * h_prev * r * (1.0 - r)
+                        direct[b, j] += rec[b, j] * r
+        np.dot(drz, w_rz, dh)
+        dh += direct
+        dxproj[t, :, : 2 * H] = drz
+
+
+# --- one direction of one layer -----------------------------------------------------------
+
+
+def _previous_states(hs, reverse):
+    """The state each step starts from (zeros before the first step)."""
+    prev = np.zeros_like(hs)
+    if reverse:
+        prev[:-1] = hs[1:]
+    else:
+        prev[1:] = hs[:-1]
+    return prev
+
+
+def _gemm_tn(a, b):
+    """sum over t and batch of a[t, b]^T b[t, b]: (T, B, M), (T, B, N) -> (M, N)."""
+    return a.reshape(-1, a.shape[2]).T @ b.reshape(-1, b.shape[2])
+
+
+def _full_peepholes(cell, w, hidden_size, dtype):
+    full = np.zeros((3, hidden_size), dtype)
+    for row, gate in enumerate(cell.peepholes):
+        full[PEEPHOLE_ROWS.index(gate)] = w["weight_ch"][row]
+    return full
+
+
+def direction_forward(cell, x, w, lengths, reverse):
+    """Run one direction of one layer.
+
+    Parameters
+    ----------
+    cell : RNNCell, LSTMCell or GRUCell
+    x : ndarray of shape (T, B, D)
+        Input sequence, time-major, C-contiguous.
+    w : dict of ndarray
+        ``weight_ih`` (G*H, D), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh``
+        (G*H,) and, for a peephole LSTM, ``weight_ch`` (P, H).
+    lengths : ndarray of int64, shape (B,)
+        Valid steps per sequence.
+    reverse : bool
+        Run from the last valid step back to step 0.
+
+    Returns
+    -------
+    hs : ndarray of shape (T, B, H)
+        State after each step; padded steps carry the state through.
+    cache : tuple
+        What :func:`direction_backward` needs.
+    """
+    T, B, _ = x.shape
+    H = w["weight_hh"].shape[1]
+    xproj = (x.reshape(T * B, -1) @ w["weight_ih"].T + w["bias_ih"]).reshape(T, B, -1)
+    hs = np.empty((T, B, H), x.dtype)
+    acts = np.zeros_like(xproj)  # padded steps stay zero: they meet zero gradients in GEMMs
+    if cell.name == "rnn":
+        rnn_forward(xproj, w["weight_hh"], w["bias_hh"], lengths, reverse,
+                    cell.nonlinearity == "relu", hs)
+        return hs, (hs,)
+    if cell.name == "lstm":
+        cs = np.empty_like(hs)
+        peep = _full_peepholes(cell, w, H, x.dtype)
+        lstm_forward(xproj, w["weight_hh"], w["bias_hh"], peep, lengths, reverse,
+                     cell.coupled, hs, cs, acts)
+        return hs, (hs, cs, acts, peep)
+    hn = np.empty_like(hs)
+    gru_forward(xproj, w["weight_hh"][: 2 * H], w["weight_hh"][2 * H :], w["bias_hh"],
+                lengths, reverse, cell.reset_after, hs, acts, hn)
+    return hs, (hs, acts, hn)
+
+
+def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
+    """Backprop through time for one direction of one layer.
+
+    Parameters
+    ----------
+    cell, x, w, lengths, reverse
+        As given to :func:`direction_forward`.
+    cache : tuple
+        As returned by :func:`direction_forward`.
+    dhs : ndarray of shape (T, B, H)
+        dL/dh_t from the layer above or the head (the final state's gradient
+        included).
+
+    Returns
+    -------
+    dx : ndarray of shape (T, B, D)
+        Gradient of the input sequence.
+    grads : dict of ndarray
+        Gradients of the parameters in ``w``, same names and shapes.
+    """
+    H = w["weight_hh"].shape[1]
+    hs = cache[0]
+    prev = _previous_states(hs, reverse)
+    dxproj = np.empty(hs.shape[:2] + (w["weight_ih"].shape[0],), hs.dtype)
+    grads = {}
+    if cell.name == "rnn":
+        rnn_backward(dhs, hs, w["weight_hh"], lengths, reverse,
+                     cell.nonlinearity == "relu", dxproj)
+        dhproj = dxproj
+        grads["weight_hh"] = _gemm_tn(dxproj, prev)
+    elif cell.name == "lstm":
+        _, cs, acts, peep = cache
+        dpeep = np.zeros_like(peep)
+        lstm_backward(dhs, acts, cs, w["weight_hh"], peep, lengths, reverse, cell.coupled,
+                      dxproj, dpeep)
+        dhproj = dxproj
+        grads["weight_hh"] = _gemm_tn(dxproj, prev)
+        if cell.peephole:
+            grads["weight_ch"] = dpeep[[PEEPHOLE_ROWS.index(g) for g in cell.peepholes]]
+    else:
+        _, acts, hn = cache
+        dhn = np.empty_like(hs)
+        gru_backward(dhs, acts, hn, hs, w["weight_hh"][: 2 * H], w["weight_hh"][2 * H :],
+                     lengths, reverse, cell.reset_after, dxproj, dhn)
+        n_input = prev if cell.reset_after else acts[:, :, :H] * prev
+        grads["weight_hh"] = np.concatenate(
+            [_gemm_tn(dxproj[:, :, : 2 * H], prev), _gemm_tn(dhn, n_input)]
+        )
+        dhproj = np.concatenate([dxproj[:, :, : 2 * H], dhn], axis=2)
+    T, B, D = x.shape
+    grads["weight_ih"] = _gemm_tn(dxproj, x)
+    grads["bias_ih"] = dxproj.sum(axis=(0, 1))
+    grads["bias_hh"] = dhproj.sum(axis=(0, 1))
+    dx = (dxproj.reshape(T * B, -1) @ w["weight_ih"]).reshape(T, B, D)
+    return dx, grads

@@ -1,0 +1,53 @@
+"""Elman RNN cell: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act tanh or relu."""
+
+from dataclasses import dataclass
+
+from .._compile import pointwise
+from .activations import tanh
+
+
+@dataclass(frozen=True)
+class RNNCell:
+    """Elman RNN cell.
+
+    Parameters
+    ----------
+    nonlinearity : {'tanh', 'relu'}, default='tanh'
+        Activation of the hidden state.
+    """
+
+    nonlinearity: str = "tanh"
+
+    name = "rnn"
+
+    def __post_init__(self):
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}"
+            )
+
+    @property
+    def gates(self):
+        """Names of the gate blocks stacked in ``weight_ih`` and ``weight_hh``."""
+        return ("h",)
+
+    @property
+    def peepholes(self):
+        """Names of the gates with a peephole weight (none)."""
+        return ()
+
+
+@pointwise
+def step(a, relu):
+    """Hidden state from its pre-activation ``a``."""
+    if relu:
+        return a if a > 0 else 0.0 * a
+    return tanh(a)
+
+
+@pointwise
+def step_grad(dh, h, relu):
+    """Gradient of the pre-activation from the gradient of the hidden state ``h``."""
+    if relu:
+        return dh if h > 0 else 0.0 * dh
+    return dh * (1.0 - h * h)

@@ -1,0 +1,247 @@
+"""A stack of recurrent layers and a linear head over one flat parameter vector.
+
+Parameter names follow PyTorch (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
+``bias_hh_l0``, suffix ``_reverse``), with ``weight_ch_l{k}`` for LSTM peepholes and
+``head.weight``, ``head.bias`` for the output layer.
+"""
+
+import numpy as np
+
+from . import losses
+from .backends import cpu
+from .cells import LSTMCell
+from .parameters import ParameterLayout
+
+
+class RecurrentNetwork:
+    """Stacked, optionally bidirectional recurrent layers with a linear head.
+
+    Parameters
+    ----------
+    cell : RNNCell, LSTMCell or GRUCell
+        The recurrent cell and its variant.
+    input_size : int
+        Features per time step.
+    hidden_size : int
+        Units per layer and direction.
+    output_size : int, default=1
+        Outputs of the head.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Run each layer forward and in reverse and concatenate both states.
+    dropout : float, default=0.0
+        Dropout probability on each layer's output except the last, in training.
+    return_sequences : bool, default=False
+        Apply the head at every step, giving (B, T, k); otherwise apply it to the
+        final state of each direction (forward at the last valid step, reverse at
+        step 0), giving (B, k).
+    """
+
+    def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
+                 bidirectional=False, dropout=0.0, return_sequences=False):
+        self.cell = cell
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.return_sequences = return_sequences
+        self.layout = ParameterLayout(self._shapes())
+
+    @property
+    def directions(self):
+        """Name suffixes of the directions: ``('',)`` or ``('', '_reverse')``."""
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _shapes(self):
+        G = len(self.cell.gates) * self.hidden_size
+        H = self.hidden_size
+        shapes = {}
+        for k in range(self.num_layers):
+            d_in = self.input_size if k == 0 else H * len(self.directions)
+            for suffix in self.directions:
+                shapes[f"weight_ih_l{k}{suffix}"] = (G, d_in)
+                shapes[f"weight_hh_l{k}{suffix}"] = (G, H)
+                shapes[f"bias_ih_l{k}{suffix}"] = (G,)
+                shapes[f"bias_hh_l{k}{suffix}"] = (G,)
+                if self.cell.peepholes:
+                    shapes[f"weight_ch_l{k}{suffix}"] = (len(self.cell.peepholes), H)
+        shapes["head.weight"] = (self.output_size, H * len(self.directions))
+        shapes["head.bias"] = (self.output_size,)
+        return shapes
+
+    def init_params(self, random_state=None, dtype=np.float32, orthogonal=False,
+                    forget_bias=None):
+        """New parameters, initialised as PyTorch does.
+
+        Every recurrent weight and bias is drawn from U(-1/sqrt(H), 1/sqrt(H)); the
+        head from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+        Parameters
+        ----------
+        random_state : int, numpy.random.Generator or None
+            Seed or generator.
+        dtype : dtype, default=float32
+        orthogonal : bool, default=False
+            Make each gate block of every ``weight_hh`` a random orthogonal matrix.
+        forget_bias : float or None
+            LSTM only: set ``bias_ih``'s forget-gate block to this value and
+            ``bias_hh``'s to zero, so the gate's total bias is ``forget_bias``.
+
+        Returns
+        -------
+        ndarray of shape (layout.size,)
+        """
+        rng = np.random.default_rng(random_state)
+        H = self.hidden_size
+        flat = np.empty(self.layout.size, dtype)
+        views = self.layout.views(flat)
+        for name, view in views.items():
+            fan = view.shape[-1] if name.startswith("head") else H
+            view[...] = rng.uniform(-1.0, 1.0, view.shape) / np.sqrt(fan)
+            if orthogonal and name.startswith("weight_hh"):
+                for g in range(len(self.cell.gates)):
+                    q, r = np.linalg.qr(rng.standard_normal((H, H)))
+                    view[g * H : (g + 1) * H] = q * np.sign(np.diag(r))
+        if forget_bias is not None:
+            if not isinstance(self.cell, LSTMCell):
+                raise ValueError("forget_bias applies to LSTM cells only")
+            f = self.cell.gates.index("f")
+            for name, view in views.items():
+                if name.startswith("bias_"):
+                    view[f * H : (f + 1) * H] = forget_bias if name.startswith("bias_ih") else 0.0
+        return flat
+
+    def _direction_weights(self, views, k, suffix):
+        return {key: views[f"{key}_l{k}{suffix}"]
+                for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
+                if f"{key}_l{k}{suffix}" in views}
+
+    def _lengths(self, lengths, n, T):
+        if lengths is None:
+            return np.full(n, T, np.int64)
+        lengths = np.asarray(lengths)
+        if lengths.shape != (n,):
+            raise ValueError(f"lengths must have shape ({n},), got {lengths.shape}")
+        if np.any(lengths < 1) or np.any(lengths > T):
+            raise ValueError(f"lengths must lie in [1, {T}]")
+        return lengths.astype(np.int64)
+
+    def forward(self, params, X, lengths=None, dropout_rng=None):
+        """Network output for a batch.
+
+        Parameters
+        ----------
+        params : ndarray of shape (layout.size,)
+            Flat parameter vector; its dtype is the compute dtype.
+        X : ndarray of shape (B, T, D)
+            Input sequences, batch first.
+        lengths : array-like of int, shape (B,), optional
+            Valid steps per sequence (default: all T).
+        dropout_rng : numpy.random.Generator, optional
+            Training mode: draw dropout masks from it. None means inference.
+
+        Returns
+        -------
+        output : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
+        cache : dict
+            What :meth:`backward` needs.
+        """
+        views = self.layout.views(params)
+        B, T, _ = X.shape
+        lengths = self._lengths(lengths, B, T)
+        valid = (np.arange(T)[:, None] < lengths[None, :])[..., None]  # (T, B, 1)
+        x = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=params.dtype)
+        H = self.hidden_size
+        layers = []
+        for k in range(self.num_layers):
+            runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),
+                                          lengths, reverse=bool(s))
+                    for s in self.directions]
+            layers.append({"x": x, "runs": runs})
+            y = np.concatenate([hs for hs, _ in runs], axis=2) * valid
+            if dropout_rng is not None and self.dropout > 0 and k < self.num_layers - 1:
+                keep = dropout_rng.random(y.shape) >= self.dropout
+                layers[-1]["mask"] = keep.astype(params.dtype) / params.dtype.type(1 - self.dropout)
+                y = y * layers[-1]["mask"]
+            x = y
+        W, b = views["head.weight"], views["head.bias"]
+        if self.return_sequences:
+            features = x
+            output = (features @ W.T + b).transpose(1, 0, 2)
+        else:
+            runs = layers[-1]["runs"]
+            features = np.concatenate([runs[0][0][T - 1]] + [hs[0] for hs, _ in runs[1:]], axis=1)
+            output = features @ W.T + b
+        cache = {"layers": layers, "lengths": lengths, "valid": valid, "features": features}
+        return output, cache
+
+    def backward(self, params, cache, doutput):
+        """Gradient of the loss with respect to ``params``, given its gradient on the output.
+
+        Returns
+        -------
+        ndarray of shape (layout.size,)
+        """
+        views = self.layout.views(params)
+        grad = np.zeros_like(params)
+        gviews = self.layout.views(grad)
+        W = views["head.weight"]
+        features, valid, lengths = cache["features"], cache["valid"], cache["lengths"]
+        H = self.hidden_size
+        if self.return_sequences:
+            dy = np.ascontiguousarray(doutput.transpose(1, 0, 2))
+            gviews["head.weight"][...] = dy.reshape(-1, dy.shape[2]).T @ features.reshape(-1, features.shape[2])
+            gviews["head.bias"][...] = dy.sum(axis=(0, 1))
+            dy = (dy @ W) * valid
+        else:
+            gviews["head.weight"][...] = doutput.T @ features
+            gviews["head.bias"][...] = doutput.sum(axis=0)
+            dfeatures = doutput @ W
+            T = valid.shape[0]
+            dy = np.zeros((T,) + features.shape, params.dtype)
+            dy[T - 1, :, :H] = dfeatures[:, :H]
+            if self.bidirectional:
+                dy[0, :, H:] = dfeatures[:, H:]
+        for k in reversed(range(self.num_layers)):
+            layer = cache["layers"][k]
+            dx = None
+            for d, suffix in enumerate(self.directions):
+                dhs = np.ascontiguousarray(dy[:, :, d * H : (d + 1) * H])
+                w = self._direction_weights(views, k, suffix)
+                dxd, grads = cpu.direction_backward(self.cell, layer["x"], w, layer["runs"][d][1],
+                                                    dhs, lengths, reverse=bool(suffix))
+                for key, g in grads.items():
+                    gviews[f"{key}_l{k}{suffix}"][...] = g
+                dx = dxd if dx is None else dx + dxd
+            if k > 0:
+                below = cache["layers"][k - 1]
+                dy = dx * below["mask"] if "mask" in below else dx
+                dy = dy * valid
+        return grad
+
+    def predict(self, params, X, lengths=None):
+        """Network output in inference mode (no dropout)."""
+        return self.forward(params, X, lengths)[0]
+
+    def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None):
+        """Mean squared error on a batch and its gradient as one flat vector.
+
+        Parameters
+        ----------
+        params, X, lengths, dropout_rng
+            As for :meth:`forward`.
+        y : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
+            Targets; with ``return_sequences`` padded steps are left out of the loss.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (layout.size,)
+        """
+        output, cache = self.forward(params, X, lengths, dropout_rng)
+        mask = cache["valid"][..., 0].T if self.return_sequences else None
+        loss, doutput = losses.mse(output, np.asarray(y, params.dtype), mask)
+        return loss, self.backward(params, cache, doutput)

@@ -1,0 +1,42 @@
+"""One flat, contiguous parameter vector with named views into it."""
+
+import math
+
+import numpy as np
+
+
+class ParameterLayout:
+    """Names, shapes and offsets of the parameters stored in one flat vector.
+
+    Parameters
+    ----------
+    shapes : dict of str to tuple of int
+        Parameter names and shapes, in storage order.
+    """
+
+    def __init__(self, shapes):
+        self.shapes = dict(shapes)
+        self.offsets = {}
+        offset = 0
+        for name, shape in self.shapes.items():
+            self.offsets[name] = offset
+            offset += math.prod(shape)
+        self.size = offset
+
+    def __iter__(self):
+        return iter(self.shapes)
+
+    def __len__(self):
+        return len(self.shapes)
+
+    def view(self, flat, name):
+        """The parameter ``name`` as a view into ``flat`` (writes go through)."""
+        start = self.offsets[name]
+        shape = self.shapes[name]
+        return flat[start : start + math.prod(shape)].reshape(shape)
+
+    def views(self, flat):
+        """All parameters as a dict of views into ``flat``, in storage order."""
+        if flat.shape != (self.size,):
+            raise ValueError(f"expected a flat vector of {self.size} values, got shape {flat.shape}")
+        return {name: self.view(flat, name) for name in self.shapes}
