@@ -1,0 +1,61 @@
+"""Property tests over random shapes: batch, steps, features, units, layers, lengths, variants."""
+
+import numpy as np
+import reference
+from conftest import CELLS
+from gradcheck import max_relative_error, numerical_gradient, step_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numbarnn import RecurrentNetwork
+
+
+@st.composite
+def problems(draw, max_layers=2):
+    cell = CELLS[draw(st.sampled_from(sorted(CELLS)))]
+    B, T = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    D, H, k = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    net = RecurrentNetwork(cell, D, H, output_size=k, num_layers=draw(st.integers(1, max_layers)),
+                           bidirectional=draw(st.booleans()),
+                           return_sequences=draw(st.booleans()))
+    lengths = np.array(draw(st.lists(st.integers(1, T), min_size=B, max_size=B)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((B, T, D))
+    y = rng.standard_normal((B, T, k) if net.return_sequences else (B, k))
+    return net, net.init_params(seed, np.float64), X, y, lengths
+
+
+@given(problems(max_layers=3))
+def test_forward_matches_reference(problem):
+    net, params, X, _, lengths = problem
+    expected = reference.forward(net, params, X, lengths)
+    valid = ~np.isnan(expected)
+    np.testing.assert_allclose(net.predict(params, X, lengths)[valid], expected[valid],
+                               rtol=1e-11, atol=1e-12)
+
+
+@settings(max_examples=15)
+@given(problems())
+def test_gradient_matches_finite_differences(problem):
+    net, params, X, y, lengths = problem
+    grad = net.loss_and_grad(params, X, y, lengths)[1]
+    numerical = numerical_gradient(lambda p: net.loss_and_grad(p, X, y, lengths)[0], params,
+                                   step_for(net.cell))
+    assert max_relative_error(grad, numerical) <= 1e-6
+
+
+@given(problems(), st.integers(0, 3))
+def test_sequences_are_independent_and_order_free(problem, pick):
+    """A sequence's output does not depend on the rest of the batch or its position in it."""
+    net, params, X, _, lengths = problem
+    b = pick % len(X)
+    alone = net.predict(params, X[b : b + 1], lengths[b : b + 1])[0]
+    order = np.random.default_rng(pick).permutation(len(X))
+    shuffled = net.predict(params, X[order], lengths[order])[np.argsort(order)]
+    full = net.predict(params, X, lengths)
+    L = lengths[b]
+    if net.return_sequences:
+        alone, full, shuffled = alone[:L], full[:, :L], shuffled[:, :L]
+    np.testing.assert_allclose(full[b], alone, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(shuffled, full, rtol=1e-12, atol=1e-14)
