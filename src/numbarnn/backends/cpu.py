@@ -12,10 +12,12 @@ the compiled loop.
 """
 
 import numpy as np
+from numba import prange
 
 from .._compile import kernel
 from ..cells import gru, lstm, rnn
 from ..cells.activations import sigmoid
+from ..threads import serial_blas
 
 PEEPHOLE_ROWS = "ifo"
 
@@ -23,7 +25,7 @@ PEEPHOLE_ROWS = "ifo"
 # --- Elman RNN ---------------------------------------------------------------------------
 
 
-@kernel
+@kernel(parallel=True)
 def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs):
     """Run the recurrence; ``xproj`` (T, B, H) holds x W_ih^T + b_ih; fills ``hs``."""
     T, B, H = hs.shape
@@ -32,14 +34,14 @@ def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs):
     for s in range(T):
         t = T - 1 - s if reverse else s
         np.dot(h, w_hh.T, rec)
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 for j in range(H):
                     h[b, j] = rnn.step(xproj[t, b, j] + rec[b, j] + b_hh[j], relu)
             hs[t, b] = h[b]
 
 
-@kernel
+@kernel(parallel=True)
 def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj):
     """BPTT: ``dhs`` (T, B, H) is dL/dh_t from above; fills ``dxproj`` = dL/d(pre-activation)."""
     T, B, H = hs.shape
@@ -47,7 +49,7 @@ def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj):
     carry = np.zeros((B, H), hs.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 for j in range(H):
                     dxproj[t, b, j] = rnn.step_grad(dh[b, j] + dhs[t, b, j], hs[t, b, j], relu)
@@ -63,7 +65,7 @@ def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj):
 # --- LSTM -------------------------------------------------------------------------------
 
 
-@kernel
+@kernel(parallel=True)
 def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts):
     """Run the recurrence; ``peep`` (3, H) holds the i, f, o peephole weights (zeros if none).
 
@@ -78,7 +80,7 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
     for s in range(T):
         t = T - 1 - s if reverse else s
         np.dot(h, w_hh.T, rec)
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 x, r, a = xproj[t, b], rec[b], acts[t, b]
                 for j in range(H):
@@ -97,9 +99,9 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
             cs[t, b] = c[b]
 
 
-@kernel
-def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dpeep):
-    """BPTT; fills ``dxproj`` (T, B, G*H) and adds the peephole gradients to ``dpeep`` (3, H)."""
+@kernel(parallel=True)
+def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj):
+    """BPTT; fills ``dxproj`` (T, B, G*H), the gradient of the gate pre-activations."""
     T, B, H = dhs.shape
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
@@ -109,7 +111,7 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
     for s in range(T):
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1
-        for b in range(B):
+        for b in prange(B):
             da = dxproj[t, b]
             if t < lengths[b]:
                 a = acts[t, b]
@@ -124,9 +126,6 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
                     if not coupled:
                         da[j] = d_i
                     da[fo + j], da[go + j], da[oo + j] = d_f, d_g, d_o
-                    dpeep[0, j] += d_i * c_prev
-                    dpeep[1, j] += d_f * c_prev
-                    dpeep[2, j] += d_o * cs[t, b, j]
                     carry[b, j] = 0.0
             else:
                 da[:] = 0.0
@@ -139,7 +138,7 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
 # --- GRU --------------------------------------------------------------------------------
 
 
-@kernel
+@kernel(parallel=True)
 def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts, hn):
     """Run the recurrence; ``w_rz`` (2H, H) and ``w_n`` (H, H) are the blocks of W_hh.
 
@@ -155,7 +154,7 @@ def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts,
     for s in range(T):
         t = T - 1 - s if reverse else s
         np.dot(h, w_rz.T, rec)
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 x, a = xproj[t, b], acts[t, b]
                 for j in range(H):
@@ -163,7 +162,7 @@ def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts,
                     a[H + j] = sigmoid(x[H + j] + rec[b, H + j] + b_hh[H + j])
                     hr[b, j] = a[j] * h[b, j]
         np.dot(h if reset_after else hr, w_n.T, rec_n)
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 x, a = xproj[t, b], acts[t, b]
                 for j in range(H):
@@ -174,7 +173,7 @@ def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts,
             hs[t, b] = h[b]
 
 
-@kernel
+@kernel(parallel=True)
 def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dxproj, dhn):
     """BPTT; fills ``dxproj`` (T, B, 3H) and ``dhn`` (T, B, H), the gradient of ``hn``."""
     T, B, H = dhs.shape
@@ -185,7 +184,7 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
     for s in range(T):
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1
-        for b in range(B):
+        for b in prange(B):
             if t < lengths[b]:
                 a = acts[t, b]
                 for j in range(H):
@@ -204,7 +203,7 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
         if reset_after:
             direct += rec
         else:
-            for b in range(B):
+            for b in prange(B):
                 if t < lengths[b]:
                     for j in range(H):
                         h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
@@ -232,6 +231,12 @@ def _previous_states(hs, reverse):
 def _gemm_tn(a, b):
     """sum over t and batch of a[t, b]^T b[t, b]: (T, B, M), (T, B, N) -> (M, N)."""
     return a.reshape(-1, a.shape[2]).T @ b.reshape(-1, b.shape[2])
+
+
+def _block(cell, gate, hidden_size):
+    """The slice of a gate's rows in the stacked gate blocks."""
+    g = cell.gates.index(gate)
+    return slice(g * hidden_size, (g + 1) * hidden_size)
 
 
 def _full_peepholes(cell, w, hidden_size, dtype):
@@ -269,20 +274,22 @@ def direction_forward(cell, x, w, lengths, reverse):
     xproj = (x.reshape(T * B, -1) @ w["weight_ih"].T + w["bias_ih"]).reshape(T, B, -1)
     hs = np.empty((T, B, H), x.dtype)
     acts = np.zeros_like(xproj)  # padded steps stay zero: they meet zero gradients in GEMMs
+    w_hh, b_hh = w["weight_hh"], w["bias_hh"]
     if cell.name == "rnn":
-        rnn_forward(xproj, w["weight_hh"], w["bias_hh"], lengths, reverse,
-                    cell.nonlinearity == "relu", hs)
-        return hs, (hs,)
-    if cell.name == "lstm":
-        cs = np.empty_like(hs)
-        peep = _full_peepholes(cell, w, H, x.dtype)
-        lstm_forward(xproj, w["weight_hh"], w["bias_hh"], peep, lengths, reverse,
-                     cell.coupled, hs, cs, acts)
-        return hs, (hs, cs, acts, peep)
-    hn = np.empty_like(hs)
-    gru_forward(xproj, w["weight_hh"][: 2 * H], w["weight_hh"][2 * H :], w["bias_hh"],
-                lengths, reverse, cell.reset_after, hs, acts, hn)
-    return hs, (hs, acts, hn)
+        cache = (hs,)
+        loop, args = rnn_forward, (xproj, w_hh, b_hh, lengths, reverse,
+                                   cell.nonlinearity == "relu", hs)
+    elif cell.name == "lstm":
+        cache = (hs, np.empty_like(hs), acts, _full_peepholes(cell, w, H, x.dtype))
+        loop, args = lstm_forward, (xproj, w_hh, b_hh, cache[3], lengths, reverse, cell.coupled,
+                                    hs, cache[1], acts)
+    else:
+        cache = (hs, acts, np.empty_like(hs))
+        loop, args = gru_forward, (xproj, w_hh[: 2 * H], w_hh[2 * H :], b_hh, lengths, reverse,
+                                   cell.reset_after, hs, acts, cache[2])
+    with serial_blas():
+        loop(*args)
+    return hs, cache
 
 
 def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
@@ -305,38 +312,42 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     grads : dict of ndarray
         Gradients of the parameters in ``w``, same names and shapes.
     """
-    H = w["weight_hh"].shape[1]
+    T, B, D = x.shape
+    w_hh = w["weight_hh"]
+    H = w_hh.shape[1]
     hs = cache[0]
-    prev = _previous_states(hs, reverse)
-    dxproj = np.empty(hs.shape[:2] + (w["weight_ih"].shape[0],), hs.dtype)
-    grads = {}
+    dxproj = np.empty((T, B, w_hh.shape[0]), hs.dtype)
     if cell.name == "rnn":
-        rnn_backward(dhs, hs, w["weight_hh"], lengths, reverse,
-                     cell.nonlinearity == "relu", dxproj)
-        dhproj = dxproj
-        grads["weight_hh"] = _gemm_tn(dxproj, prev)
+        loop, args = rnn_backward, (dhs, hs, w_hh, lengths, reverse,
+                                    cell.nonlinearity == "relu", dxproj)
     elif cell.name == "lstm":
         _, cs, acts, peep = cache
-        dpeep = np.zeros_like(peep)
-        lstm_backward(dhs, acts, cs, w["weight_hh"], peep, lengths, reverse, cell.coupled,
-                      dxproj, dpeep)
-        dhproj = dxproj
-        grads["weight_hh"] = _gemm_tn(dxproj, prev)
-        if cell.peephole:
-            grads["weight_ch"] = dpeep[[PEEPHOLE_ROWS.index(g) for g in cell.peepholes]]
+        loop, args = lstm_backward, (dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
+                                     dxproj)
     else:
         _, acts, hn = cache
         dhn = np.empty_like(hs)
-        gru_backward(dhs, acts, hn, hs, w["weight_hh"][: 2 * H], w["weight_hh"][2 * H :],
-                     lengths, reverse, cell.reset_after, dxproj, dhn)
+        loop, args = gru_backward, (dhs, acts, hn, hs, w_hh[: 2 * H], w_hh[2 * H :], lengths,
+                                    reverse, cell.reset_after, dxproj, dhn)
+    with serial_blas():
+        loop(*args)
+
+    prev = _previous_states(hs, reverse)
+    grads = {"weight_ih": _gemm_tn(dxproj, x), "bias_ih": dxproj.sum(axis=(0, 1))}
+    if cell.name == "gru":
         n_input = prev if cell.reset_after else acts[:, :, :H] * prev
         grads["weight_hh"] = np.concatenate(
-            [_gemm_tn(dxproj[:, :, : 2 * H], prev), _gemm_tn(dhn, n_input)]
-        )
-        dhproj = np.concatenate([dxproj[:, :, : 2 * H], dhn], axis=2)
-    T, B, D = x.shape
-    grads["weight_ih"] = _gemm_tn(dxproj, x)
-    grads["bias_ih"] = dxproj.sum(axis=(0, 1))
-    grads["bias_hh"] = dhproj.sum(axis=(0, 1))
+            [_gemm_tn(dxproj[:, :, : 2 * H], prev), _gemm_tn(dhn, n_input)])
+        grads["bias_hh"] = np.concatenate(
+            [grads["bias_ih"][: 2 * H], dhn.sum(axis=(0, 1))])
+    else:
+        grads["weight_hh"] = _gemm_tn(dxproj, prev)
+        grads["bias_hh"] = grads["bias_ih"]
+    if cell.peepholes:
+        # the i and f pre-activations see c_{t-1}, the o pre-activation sees c_t
+        seen = {"i": _previous_states(cs, reverse), "o": cs}
+        seen["f"] = seen["i"]
+        grads["weight_ch"] = np.stack([(dxproj[:, :, _block(cell, g, H)] * seen[g]).sum(axis=(0, 1))
+                                       for g in cell.peepholes])
     dx = (dxproj.reshape(T * B, -1) @ w["weight_ih"]).reshape(T, B, D)
     return dx, grads
