@@ -1,12 +1,20 @@
 """numbarnn: recurrent neural networks for sequence regression, compiled with Numba."""
 
 from .cells import GRUCell, LSTMCell, RNNCell
+from .estimators import GRURegressor, LSTMRegressor, RNNRegressor
+from .exceptions import TrainingDivergedError
+from .io import load
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW, clip_grad_norm
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "RNNRegressor",
+    "LSTMRegressor",
+    "GRURegressor",
+    "load",
+    "TrainingDivergedError",
     "RNNCell",
     "LSTMCell",
     "GRUCell",

@@ -1,0 +1,546 @@
+"""scikit-learn estimators: RNNRegressor, LSTMRegressor and GRURegressor.
+
+The three differ only in their cell; everything else lives in one base class.
+"""
+
+import time
+import warnings
+from collections import OrderedDict
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import io, threads
+from .cells import GRUCell, LSTMCell, RNNCell
+from .network import RecurrentNetwork
+from .optim import SGD, Adam, AdamW
+from .training import train_epoch
+from .validation import check_sequences, check_targets
+
+PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
+
+
+class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """The estimator shared by the three cells; subclasses define ``_cell()``."""
+
+    _parameter_constraints = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "return_sequences": ["boolean"],
+        "solver": [StrOptions({"adam", "adamw", "sgd"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterov": ["boolean"],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [StrOptions({"cpu"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        # scikit-learn's checks fit a few epochs on tabular data read as short sequences
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    # --- construction ---------------------------------------------------------------
+
+    def _make_network(self, n_features, n_outputs):
+        return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
+                                self.num_layers, self.bidirectional, self.dropout,
+                                self.return_sequences)
+
+    def _make_optimizer(self):
+        if self.solver == "sgd":
+            return SGD(self.learning_rate_init, self.momentum, self.nesterov, self.weight_decay)
+        solver = AdamW if self.solver == "adamw" else Adam
+        return solver(self.learning_rate_init, weight_decay=self.weight_decay)
+
+    def _init_params(self, network, rng):
+        return network.init_params(rng, np.dtype(self.dtype))
+
+    def _new_rng(self):
+        """The generator behind initialisation, shuffling and dropout, from ``random_state``."""
+        return np.random.default_rng(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _reset(self, network, n_features, n_outputs, y_ndim, rng):
+        """Fresh fitted state, as MLPRegressor's ``_initialize``."""
+        self._rng = rng
+        self._network = network
+        self._params = self._init_params(network, rng)
+        self._optimizer = None
+        self.n_features_in_, self.n_outputs_, self._y_ndim = n_features, n_outputs, y_ndim
+        self.n_iter_, self.t_ = 0, 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+        else:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+
+    # --- fitting --------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, lengths=None):
+        """Train on sequences for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            Input sequences; a 2D X is univariate; a list of (T_i, d) or (T_i,)
+            arrays of different lengths is zero-padded with its lengths.
+        y : array-like
+            (n,) or (n, k) per sequence; (n, T) or (n, T, k), or a list matching
+            a ragged X, with ``return_sequences=True``.
+        lengths : array-like of int, shape (n,), optional
+            Valid steps per sequence; padded steps neither change the state nor
+            enter the loss.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss or gradient became NaN or infinite; the last weights with
+            a finite loss are restored first.
+        """
+        return self._fit(X, y, lengths, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, lengths=None):
+        """Train for one epoch over ``X``, continuing from the current state.
+
+        Parameters are as for :meth:`fit`; early stopping does not apply.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, lengths, incremental=True)
+
+    def _fit(self, X, y, lengths, incremental):
+        fitted = hasattr(self, "_params")
+        reset = not fitted or not (incremental or self.warm_start)
+        dtype = np.dtype(self.dtype)
+        X, lengths = check_sequences(X, lengths, dtype, None if reset else self.n_features_in_)
+        y, y_ndim = check_targets(y, X, self.return_sequences, dtype)
+        if not reset and y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
+                             f"{self.n_outputs_}")
+        optimizer = self._make_optimizer()
+        early_stopping = self.early_stopping and not incremental
+        train, valid = (X, y, lengths), None
+        if early_stopping:
+            train, valid = self._validation_split(X, y, lengths)
+        network = self._make_network(X.shape[2], y.shape[-1])
+        if not reset and (network.cell != self._network.cell
+                          or network.layout.shapes != self._network.layout.shapes):
+            raise ValueError("the cell or the network's shape changed since the estimator was "
+                             "fitted; set warm_start=False to start afresh")
+
+        with threads.limit(self.n_threads):
+            if reset:
+                self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng())
+            self._network = network
+            if self._params.dtype != dtype:
+                self._params = self._params.astype(dtype)
+                self._optimizer = None
+            if self._optimizer is None or not incremental:
+                self._optimizer = optimizer
+            self._run_epochs(train, valid, 1 if incremental else self.max_iter, incremental)
+        return self
+
+    def _validation_split(self, X, y, lengths):
+        n_valid = int(round(self.validation_fraction * len(X)))
+        if n_valid < 1 or n_valid >= len(X):
+            raise ValueError(f"early_stopping needs at least one training and one validation "
+                             f"sequence; validation_fraction={self.validation_fraction} of "
+                             f"{len(X)} sequences gives {n_valid} for validation")
+        order = check_random_state(self.random_state).permutation(len(X))
+        v, t = order[:n_valid], order[n_valid:]
+        return (X[t], y[t], lengths[t]), (X[v], y[v], lengths[v])
+
+    def _run_epochs(self, train, valid, epochs, incremental):
+        last_good = self._params.copy()
+        for _ in range(epochs):
+            start = time.perf_counter()
+            loss = train_epoch(self._network, self._params, self._optimizer, train,
+                               self.batch_size, self._rng, self.clip_norm, self.n_iter_ + 1,
+                               last_good, self.shuffle, self._progress if self.verbose else None)
+            self.n_iter_ += 1
+            self.t_ += len(train[0])
+            self.loss_curve_.append(loss)
+            line = f"Epoch {self.n_iter_}: loss {loss:.6g}"
+            if valid is not None:
+                self.validation_scores_.append(self._r2(*valid))
+                line += f", validation R2 {self.validation_scores_[-1]:.4f}"
+            if self.verbose:
+                print(f"{line}, {time.perf_counter() - start:.2f} s", flush=True)
+            if incremental:
+                continue
+            self._update_no_improvement_count(valid is not None)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if valid is not None:
+                    self._params[...] = self._best_params
+                if self.verbose:
+                    print(f"Stopped: no improvement above tol={self.tol} for "
+                          f"{self.n_iter_no_change} epochs", flush=True)
+                return
+        if not incremental:
+            warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization "
+                          "hasn't converged yet.", ConvergenceWarning)
+
+    def _update_no_improvement_count(self, early_stopping):
+        """As MLPRegressor: count epochs without improvement by more than ``tol``."""
+        if early_stopping:
+            score = self.validation_scores_[-1]
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if score < self.best_validation_score_ + self.tol else 0)
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._params.copy()
+        else:
+            loss = self.loss_curve_[-1]
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if loss > self.best_loss_ - self.tol else 0)
+            self.best_loss_ = min(self.best_loss_, loss)
+
+    def _progress(self, batch, n_batches, loss):
+        print(f"  epoch {self.n_iter_ + 1}: batch {batch}/{n_batches}, loss {loss:.6g}", flush=True)
+
+    # --- prediction ------------------------------------------------------------------
+
+    def _forward(self, X, lengths):
+        out = [self._network.predict(self._params, X[i : i + PREDICT_CHUNK],
+                                     lengths[i : i + PREDICT_CHUNK])
+               for i in range(0, len(X), PREDICT_CHUNK)]
+        return np.concatenate(out)
+
+    def predict(self, X, lengths=None):
+        """Network output for each sequence (or each step, with ``return_sequences``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            As for :meth:`fit`; T may differ from the one seen in fit.
+        lengths : array-like of int, shape (n,), optional
+
+        Returns
+        -------
+        ndarray
+            (n,) or (n, k) as y in fit; with ``return_sequences``, (n, T) or
+            (n, T, k), NaN at padded steps.
+        """
+        check_is_fitted(self)
+        # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
+        input_dtype = getattr(X, "dtype", np.dtype(np.float64))
+        X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
+        with threads.limit(self.n_threads):
+            out = self._forward(X, lengths)
+        if input_dtype.kind == "f":
+            out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
+        if self.return_sequences:
+            out[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
+        return out[..., 0] if out.ndim - 1 == self._y_ndim else out
+
+    def score(self, X, y, sample_weight=None, lengths=None):
+        """Coefficient of determination R² of the predictions (over valid steps).
+
+        Parameters
+        ----------
+        X, lengths
+            As for :meth:`predict`.
+        y : array-like
+            As for :meth:`fit`.
+        sample_weight : array-like of shape (n,), optional
+            Weight of each sequence (spread over its steps with ``return_sequences``).
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+        X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
+        y, _ = check_targets(y, X, self.return_sequences, np.float64)
+        return self._r2(X, y, lengths, sample_weight)
+
+    def _r2(self, X, y, lengths, sample_weight=None):
+        pred = self._forward(X, lengths)
+        if self.return_sequences:
+            valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
+            if sample_weight is not None:
+                sample_weight = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+            pred, y = pred[valid], y[valid]
+        return r2_score(y, pred, sample_weight=sample_weight)
+
+    # --- weights -----------------------------------------------------------------------
+
+    def state_dict(self):
+        """The weights as an ordered dict of NumPy arrays with PyTorch's names.
+
+        Keys are ``rnn.<name>`` (e.g. ``rnn.weight_ih_l0``, as ``nn.LSTM`` names its
+        parameters) and ``head.weight``, ``head.bias`` (an ``nn.Linear``), so a module
+        with attributes ``rnn`` and ``head`` loads it with ``load_state_dict``.
+
+        Returns
+        -------
+        collections.OrderedDict of str to ndarray (copies)
+        """
+        check_is_fitted(self)
+        return OrderedDict((name if name.startswith("head.") else f"rnn.{name}", view.copy())
+                           for name, view in self._network.layout.views(self._params).items())
+
+    def load_state_dict(self, state_dict):
+        """Set the weights from a dict as :meth:`state_dict` returns (NumPy arrays or tensors).
+
+        On an unfitted estimator the number of features and outputs are read from
+        the shapes of ``rnn.weight_ih_l0`` and ``head.weight``, and the estimator
+        becomes fitted (``n_iter_ = 0``); its other parameters (``hidden_size``,
+        ``num_layers``, ``bidirectional``, the cell's options) must match the
+        weights. Predictions are then (n,) or (n, T) for one output, else (n, k) or
+        (n, T, k).
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array-like
+            Every weight, by name; missing, unexpected or misshapen names are errors.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        arrays = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+                  for k, v in state_dict.items()}
+        for key in ("rnn.weight_ih_l0", "head.weight"):
+            if key not in arrays or arrays[key].ndim != 2:
+                raise ValueError(f"state_dict needs a 2D {key!r}")
+        n_features, n_outputs = arrays["rnn.weight_ih_l0"].shape[1], arrays["head.weight"].shape[0]
+        if hasattr(self, "_params") and (n_features, n_outputs) != (self.n_features_in_,
+                                                                    self.n_outputs_):
+            raise ValueError(f"state_dict has {n_features} features and {n_outputs} outputs; the "
+                             f"estimator was fitted with {self.n_features_in_} and "
+                             f"{self.n_outputs_}")
+        network = self._make_network(n_features, n_outputs)
+        names = {(n if n.startswith("head.") else f"rnn.{n}"): n for n in network.layout}
+        missing, unexpected = set(names) - set(arrays), set(arrays) - set(names)
+        if missing or unexpected:
+            raise ValueError(f"state_dict does not fit this estimator: missing {sorted(missing)}, "
+                             f"unexpected {sorted(unexpected)}")
+        params = np.empty(network.layout.size, np.dtype(self.dtype))
+        views = network.layout.views(params)
+        for key, name in names.items():
+            if arrays[key].shape != views[name].shape:
+                raise ValueError(f"{key} has shape {arrays[key].shape}, expected "
+                                 f"{views[name].shape}")
+            if not np.all(np.isfinite(arrays[key])):
+                raise ValueError(f"{key} contains NaN or infinite values")
+            views[name][...] = arrays[key]
+        if not hasattr(self, "_params"):
+            self._reset(network, n_features, n_outputs, 1 if n_outputs == 1 else 2,
+                        self._new_rng())
+        self._network, self._params, self._optimizer = network, params, None
+        return self
+
+    def save(self, path):
+        """Save the fitted estimator to one ``.npz`` file of arrays and JSON (no pickle).
+
+        Load it with :func:`numbarnn.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        check_is_fitted(self)
+        io.save(self, path)
+
+
+_COMMON_PARAMETERS = """
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    bidirectional : bool, default=False
+        Run every layer forward and in reverse; the head sees both final states.
+    dropout : float, default=0.0
+        Dropout on the outputs of every layer but the last, in training.
+    return_sequences : bool, default=False
+        Predict at every time step (y of shape (n, T) or (n, T, k)) instead of
+        once per sequence from the final states.
+    solver : {'adam', 'adamw', 'sgd'}, default='adam'
+        Optimizer (update rules as ``torch.optim``).
+    learning_rate_init : float, default=1e-3
+        Step size.
+    momentum : float, default=0.9
+        Momentum for ``solver='sgd'``.
+    nesterov : bool, default=False
+        Nesterov momentum for ``solver='sgd'``.
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient ('adam', 'sgd') or decoupled ('adamw').
+    batch_size : int, default=32
+        Sequences per mini-batch.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the sequences every epoch.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement.
+    n_iter_no_change : int, default=10
+        Stop after this many epochs in a row without improvement (of the
+        training loss, or of the validation R² with ``early_stopping``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the sequences (a random split),
+        stop when their R² stops improving and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of sequences held out for early stopping.
+    clip_norm : float or None, default=1.0
+        Clip the gradient's global L2 norm to this value; None turns clipping off.
+    dtype : {'float32', 'float64'}, default='float32'
+        Precision of weights and computation.
+    device : {'cpu'}, default='cpu'
+        Where to compute.
+    n_threads : int or None, default=None
+        Threads for Numba's loops and for BLAS (None: their defaults).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split. The
+        same value and ``n_threads`` give bit-identical weights.
+    verbose : int, default=0
+        Print one line per epoch (loss, validation score, seconds), and progress
+        within epochs longer than 10 seconds.
+    warm_start : bool, default=False
+        Let ``fit`` continue from the current weights (with a new optimizer).
+
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Mean training loss (MSE) of each epoch.
+    validation_scores_ : list of float or None
+        Validation R² of each epoch, with ``early_stopping``.
+    best_loss_ : float or None
+        Lowest training loss seen (None with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation R² (with ``early_stopping``).
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training sequences seen.
+    n_features_in_ : int
+        Features per time step.
+    n_outputs_ : int
+        Targets per sequence (or per step).
+
+    Notes
+    -----
+    ``predict`` is exactly the network's output: scale inputs and targets with
+    :class:`numbarnn.preprocessing.SequenceScaler` in a ``Pipeline`` and
+    ``TransformedTargetRegressor``. The loss is mean squared error. If the loss or
+    gradient becomes NaN or infinite, training stops, the last weights with a
+    finite loss are restored and :class:`numbarnn.TrainingDivergedError` is raised.
+"""
+
+
+class RNNRegressor(_SequenceRegressor):
+    __doc__ = """Elman recurrent network for sequence regression.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Units per layer and direction.
+    nonlinearity : {'tanh', 'relu'}, default='tanh'
+        Activation of the hidden state.""" + _COMMON_PARAMETERS
+
+    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
+                              "nonlinearity": [StrOptions({"tanh", "relu"})]}
+
+    def __init__(self, hidden_size=64, *, nonlinearity="tanh", num_layers=1, bidirectional=False,
+                 dropout=0.0, return_sequences=False, solver="adam", learning_rate_init=1e-3,
+                 momentum=0.9, nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200,
+                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, clip_norm=1.0, dtype="float32", device="cpu",
+                 n_threads=None, random_state=None, verbose=0, warm_start=False):
+        vars(self).update((k, v) for k, v in locals().items() if k != "self")
+
+    def _cell(self):
+        return RNNCell(self.nonlinearity)
+
+
+class LSTMRegressor(_SequenceRegressor):
+    __doc__ = """Long short-term memory network for sequence regression.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Units per layer and direction.
+    peephole : bool, default=False
+        Diagonal peephole weights (c_{t-1} into the i and f gates, c_t into o).
+    coupled : bool, default=False
+        Coupled input and forget gates, i = 1 - f.
+    forget_bias : float or None, default=1.0
+        Initial bias of the forget gate (None: PyTorch's uniform initialisation).""" + \
+        _COMMON_PARAMETERS
+
+    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
+                              "peephole": ["boolean"], "coupled": ["boolean"],
+                              "forget_bias": [Real, None]}
+
+    def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
+                 num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
+                 solver="adam", learning_rate_init=1e-3, momentum=0.9, nesterov=False,
+                 weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True, tol=1e-4,
+                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
+                 clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
+                 random_state=None, verbose=0, warm_start=False):
+        vars(self).update((k, v) for k, v in locals().items() if k != "self")
+
+    def _cell(self):
+        return LSTMCell(self.peephole, self.coupled)
+
+    def _init_params(self, network, rng):
+        return network.init_params(rng, np.dtype(self.dtype), forget_bias=self.forget_bias)
+
+
+class GRURegressor(_SequenceRegressor):
+    __doc__ = """Gated recurrent unit network for sequence regression.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Units per layer and direction.
+    reset_after : bool, default=True
+        Apply the reset gate after the recurrent product (cuDNN, PyTorch) rather
+        than before it (Cho et al. 2014).""" + _COMMON_PARAMETERS
+
+    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
+                              "reset_after": ["boolean"]}
+
+    def __init__(self, hidden_size=64, *, reset_after=True, num_layers=1, bidirectional=False,
+                 dropout=0.0, return_sequences=False, solver="adam", learning_rate_init=1e-3,
+                 momentum=0.9, nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200,
+                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, clip_norm=1.0, dtype="float32", device="cpu",
+                 n_threads=None, random_state=None, verbose=0, warm_start=False):
+        vars(self).update((k, v) for k, v in locals().items() if k != "self")
+
+    def _cell(self):
+        return GRUCell(self.reset_after)

@@ -1,0 +1,29 @@
+"""scikit-learn's estimator checks for the three estimators (small networks, few epochs)."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
+
+ESTIMATORS = [cls(hidden_size=4, max_iter=5, batch_size=16, random_state=0)
+              for cls in (RNNRegressor, LSTMRegressor, GRURegressor)]
+
+# A 2D X is (n_samples, n_timesteps) of univariate sequences, and a recurrent network
+# takes sequences of any length; n_features_in_ counts features per time step.
+SEQUENCE_LENGTH_IS_FREE = (
+    "a 2D X is read as (n_samples, n_timesteps); a sequence model accepts any number of time "
+    "steps, so X.shape[1] is not a feature count that must stay fixed (n_features_in_ is the "
+    "number of features per step, and changing that is an error, tested in test_estimators.py)"
+)
+
+
+def expected_failed_checks(estimator):
+    return {
+        "check_n_features_in": SEQUENCE_LENGTH_IS_FREE,
+        "check_n_features_in_after_fitting": SEQUENCE_LENGTH_IS_FREE,
+        "check_estimators_partial_fit_n_features": SEQUENCE_LENGTH_IS_FREE,
+    }
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
