@@ -3,9 +3,10 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
+from numbarnn.preprocessing import SequenceScaler
 
 ESTIMATORS = [cls(hidden_size=4, max_iter=5, batch_size=16, random_state=0)
-              for cls in (RNNRegressor, LSTMRegressor, GRURegressor)]
+              for cls in (RNNRegressor, LSTMRegressor, GRURegressor)] + [SequenceScaler()]
 
 # A 2D X is (n_samples, n_timesteps) of univariate sequences, and a recurrent network
 # takes sequences of any length; n_features_in_ counts features per time step.
@@ -17,11 +18,14 @@ SEQUENCE_LENGTH_IS_FREE = (
 
 
 def expected_failed_checks(estimator):
-    return {
-        "check_n_features_in": SEQUENCE_LENGTH_IS_FREE,
-        "check_n_features_in_after_fitting": SEQUENCE_LENGTH_IS_FREE,
-        "check_estimators_partial_fit_n_features": SEQUENCE_LENGTH_IS_FREE,
-    }
+    checks = ["check_n_features_in", "check_n_features_in_after_fitting"]
+    if isinstance(estimator, SequenceScaler):
+        # its other assertions (fit_transform equals fit then transform, ...) are in
+        # test_preprocessing.py
+        checks += ["check_transformer_general", "check_transformer_general(readonly_memmap=True)"]
+    else:
+        checks += ["check_estimators_partial_fit_n_features"]
+    return dict.fromkeys(checks, SEQUENCE_LENGTH_IS_FREE)
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

@@ -48,7 +48,8 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
     shown = time.perf_counter()
     for batch, start in enumerate(range(0, n, batch_size), start=1):
         idx = order[start : start + batch_size]
-        loss, grad = net.loss_and_grad(params, X[idx], y[idx], lengths[idx], dropout_rng)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
+            loss, grad = net.loss_and_grad(params, X[idx], y[idx], lengths[idx], dropout_rng)
         norm = clip_grad_norm(grad, clip_norm if clip_norm is not None else np.inf)
         if not (np.isfinite(loss) and np.isfinite(norm)):
             params[...] = last_good

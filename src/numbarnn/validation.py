@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 
-def _is_ragged_list(X):
+def is_ragged_list(X):
     return (isinstance(X, (list, tuple)) and len(X) > 0
             and all(hasattr(x, "shape") or isinstance(x, (list, tuple)) for x in X)
             and len({np.shape(x)[0] if np.ndim(x) else -1 for x in X}) > 1)
@@ -43,7 +43,7 @@ def check_sequences(X, lengths=None, dtype=np.float32, n_features=None):
     n_features : int, optional
         Features per step seen in fit; a different number is an error.
     """
-    if _is_ragged_list(X):
+    if is_ragged_list(X):
         X, list_lengths = pad(X, "X")
         if lengths is not None and not np.array_equal(np.asarray(lengths), list_lengths):
             raise ValueError("lengths does not match the lengths of the sequences in X")
@@ -99,7 +99,7 @@ def check_targets(y, X, return_sequences, dtype):
     n, T = X.shape[:2]
     if y is None:
         raise ValueError("requires y to be passed, but the target y is None")
-    if return_sequences and _is_ragged_list(y):
+    if return_sequences and is_ragged_list(y):
         y, _ = pad(y, "y")
     y = check_array(np.asarray(y) if not hasattr(y, "shape") else y, ensure_2d=False,
                     allow_nd=True, dtype="numeric", input_name="y")

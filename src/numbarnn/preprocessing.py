@@ -1,0 +1,142 @@
+"""Scaling sequences and cutting a series into forecasting windows."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .validation import is_ragged_list, check_sequences
+
+
+class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardise each feature of sequences over all sequences and valid time steps.
+
+    Works on the inputs the estimators take: (n, T, d), (n, T) univariate, or a list
+    of (T_i, d) / (T_i,) arrays (transformed into a list of the same lengths, so
+    that lengths survive a ``Pipeline``).
+
+    Parameters
+    ----------
+    with_mean : bool, default=True
+        Subtract each feature's mean.
+    with_std : bool, default=True
+        Divide by each feature's standard deviation (1 where it is zero).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (d,)
+    scale_ : ndarray of shape (d,)
+    n_features_in_ : int
+        Features per time step.
+    """
+
+    _parameter_constraints = {"with_mean": ["boolean"], "with_std": ["boolean"]}
+
+    def __init__(self, *, with_mean=True, with_std=True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def fit(self, X, y=None, lengths=None):
+        """Learn each feature's mean and standard deviation over the valid steps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+        y : ignored
+        lengths : array-like of int, shape (n,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X3, lengths = check_sequences(X, lengths, np.float64)
+        valid = X3[np.arange(X3.shape[1])[None, :] < lengths[:, None]]  # (steps, d)
+        mean, std = valid.mean(axis=0), valid.std(axis=0)
+        self.mean_ = mean if self.with_mean else np.zeros_like(mean)
+        self.scale_ = np.where(std > 0, std, 1.0) if self.with_std else np.ones_like(std)
+        self.n_features_in_ = X3.shape[2]
+        return self
+
+    def _apply(self, X, function):
+        check_is_fitted(self)
+        if is_ragged_list(X):
+            return [self._apply(np.asarray(x)[None], function)[0] for x in X]
+        X = X if hasattr(X, "shape") else np.asarray(X)
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        X3, _ = check_sequences(X, None, dtype, self.n_features_in_)
+        out = function(X3, self.mean_.astype(dtype), self.scale_.astype(dtype))
+        return out[:, :, 0] if X.ndim == 2 else out
+
+    def transform(self, X):
+        """Standardise ``X``; returns the same shape (or a list for a list)."""
+        return self._apply(X, lambda x, mean, scale: (x - mean) / scale)
+
+    def inverse_transform(self, X):
+        """Undo :meth:`transform`."""
+        return self._apply(X, lambda x, mean, scale: x * scale + mean)
+
+
+@validate_params(
+    {"series": ["array-like"], "lookback": [Interval(Integral, 1, None, closed="left")],
+     "horizon": [Interval(Integral, 1, None, closed="left")],
+     "stride": [Interval(Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
+def make_windows(series, lookback, horizon=1, stride=1):
+    """Cut a time series into input windows and the values that follow them.
+
+    Window i starts at step ``i * stride``: X[i] is the ``lookback`` steps from
+    there and y[i] the ``horizon`` steps after them.
+
+    Parameters
+    ----------
+    series : array-like of shape (N,) or (N, d)
+        The series, oldest first.
+    lookback : int
+        Steps per input window.
+    horizon : int, default=1
+        Steps to predict after each window.
+    stride : int, default=1
+        Steps between the starts of consecutive windows.
+
+    Returns
+    -------
+    X : ndarray of shape (n, lookback, d)
+        Windows (d = 1 for a 1D series).
+    y : ndarray of shape (n,) or (n, horizon * d)
+        What follows each window: (n,) for one value, otherwise columns ordered
+        by step, then feature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = make_windows(np.arange(6.0), lookback=3)
+    >>> X[:, :, 0]
+    array([[0., 1., 2.],
+           [1., 2., 3.],
+           [2., 3., 4.]])
+    >>> y
+    array([3., 4., 5.])
+    """
+    series = check_array(series, ensure_2d=False, allow_nd=True, dtype="numeric",
+                         ensure_all_finite="allow-nan",
+                         input_name="series")
+    if series.ndim not in (1, 2):
+        raise ValueError(f"series must be 1D (N,) or 2D (N, d); got shape {series.shape}")
+    values = series.reshape(len(series), -1)
+    N = len(values)
+    if N < lookback + horizon:
+        raise ValueError(f"series of length {N} is too short for lookback={lookback} and "
+                         f"horizon={horizon}")
+    starts = np.arange(0, N - lookback - horizon + 1, stride)
+    X = values[starts[:, None] + np.arange(lookback)]
+    y = values[starts[:, None] + lookback + np.arange(horizon)].reshape(len(starts), -1)
+    return X, (y[:, 0] if y.shape[1] == 1 else y)

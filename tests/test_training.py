@@ -1,0 +1,51 @@
+"""The epoch loop: batches, mean loss, and the divergence rule."""
+
+import numpy as np
+import pytest
+
+from numbarnn import SGD, Adam, LSTMCell, RecurrentNetwork, TrainingDivergedError
+from numbarnn.training import train_epoch
+
+
+@pytest.fixture
+def setup():
+    net = RecurrentNetwork(LSTMCell(), 1, 3)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 4, 1)).astype(np.float32)
+    return net, (X, X.sum(axis=1), np.full(10, 4))
+
+
+def test_mean_loss_is_weighted_by_batch_size(setup):
+    net, data = setup
+    params = net.init_params(0)
+    before = params.copy()
+    loss = train_epoch(net, params, SGD(lr=0.0), data, 4, np.random.default_rng(0), None, 1,
+                       params.copy(), shuffle=False)
+    X, y, lengths = data
+    expected = np.mean((net.predict(before, X, lengths) - y) ** 2)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_array_equal(params, before)
+
+
+def test_step_to_infinite_weights_restores_the_weights_before_it(setup):
+    net, data = setup
+    params = net.init_params(0)
+    initial = params.copy()
+    with pytest.raises(TrainingDivergedError, match="epoch 3, batch 1") as info:
+        train_epoch(net, params, SGD(lr=1e300), data, 4, np.random.default_rng(0), None, 3,
+                    params.copy())
+    assert info.value.batch == 1
+    np.testing.assert_array_equal(params, initial)
+
+
+def test_nan_loss_restores_the_last_weights_with_a_finite_loss(setup):
+    net, (X, y, lengths) = setup
+    y = y.copy()
+    y[5:] = np.nan  # with shuffle off, batch 1 (rows 0-4) is fine, batch 2 is not
+    params = net.init_params(0)
+    last_good = params.copy()
+    with pytest.raises(TrainingDivergedError, match="batch 2"):
+        train_epoch(net, params, Adam(lr=0.1), (X, y, lengths), 5, np.random.default_rng(0),
+                    1.0, 1, last_good, shuffle=False)
+    # the weights after batch 1's step gave the NaN loss; those before it are restored
+    np.testing.assert_array_equal(params, net.init_params(0))
