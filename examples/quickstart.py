@@ -1,40 +1,40 @@
-"""Quick start: train an LSTM on a noisy sine and forecast one step ahead.
+"""Quick start: forecast a noisy two-tone signal one step ahead with LSTMRegressor.
 
-Builds the network directly on numbarnn's engine (one flat parameter vector,
-compiled forward and BPTT, Adam) and compares its test error with persistence
-(predict the last value seen).
+Windows of the series become sequences (``make_windows``), inputs and targets are
+standardised inside the model (``SequenceScaler`` in a ``Pipeline``, a
+``TransformedTargetRegressor`` for y), and the test error is compared with
+persistence (tomorrow equals today) on a chronological split.
 """
 
 import time
 
 import numpy as np
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from numbarnn import Adam, LSTMCell, RecurrentNetwork, clip_grad_norm
+from numbarnn import LSTMRegressor
+from numbarnn.preprocessing import SequenceScaler, make_windows
 
 rng = np.random.default_rng(0)
 t = np.arange(3000)
-series = np.sin(2 * np.pi * t / 50) + 0.5 * np.sin(2 * np.pi * t / 17) + 0.05 * rng.standard_normal(t.size)
-lookback = 30
-X = np.lib.stride_tricks.sliding_window_view(series[:-1], lookback)[..., None].astype(np.float32)
-y = series[lookback:, None].astype(np.float32)
-split = int(0.8 * len(X))
+series = 3 + np.sin(2 * np.pi * t / 50) + 0.5 * np.sin(2 * np.pi * t / 17)
+series += 0.05 * rng.standard_normal(t.size)
+
+X, y = make_windows(series, lookback=30)
+split = int(0.8 * len(X))  # chronological: the test windows come after the training ones
 X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
 
-net = RecurrentNetwork(LSTMCell(), input_size=1, hidden_size=32)
-params = net.init_params(random_state=0, forget_bias=1.0)
-optimizer = Adam(lr=5e-3)
+model = TransformedTargetRegressor(
+    make_pipeline(SequenceScaler(),
+                  LSTMRegressor(hidden_size=32, max_iter=10, learning_rate_init=5e-3,
+                                random_state=0, verbose=1)),
+    transformer=StandardScaler(),
+)
 start = time.perf_counter()
-for epoch in range(8):
-    order = rng.permutation(len(X_train))
-    losses = []
-    for i in range(0, len(order), 32):
-        batch = order[i : i + 32]
-        loss, grad = net.loss_and_grad(params, X_train[batch], y_train[batch])
-        clip_grad_norm(grad, 1.0)
-        optimizer.step(params, grad)
-        losses.append(loss)
-    print(f"epoch {epoch + 1}: training MSE {np.mean(losses):.4f}")
+model.fit(X_train, y_train)
+seconds = time.perf_counter() - start
 
-rmse = np.sqrt(np.mean((net.predict(params, X_test) - y_test) ** 2))
-persistence = np.sqrt(np.mean((X_test[:, -1] - y_test) ** 2))
-print(f"fit {time.perf_counter() - start:.1f} s; test RMSE: LSTM {rmse:.3f}, persistence {persistence:.3f}")
+rmse = np.sqrt(np.mean((model.predict(X_test) - y_test) ** 2))
+persistence = np.sqrt(np.mean((X_test[:, -1, 0] - y_test) ** 2))
+print(f"fit {seconds:.1f} s; test RMSE: LSTM {rmse:.3f}, persistence {persistence:.3f}")
