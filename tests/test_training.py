@@ -49,3 +49,14 @@ def test_nan_loss_restores_the_last_weights_with_a_finite_loss(setup):
                     1.0, 1, last_good, shuffle=False)
     # the weights after batch 1's step gave the NaN loss; those before it are restored
     np.testing.assert_array_equal(params, net.init_params(0))
+
+
+def test_progress_is_reported_within_long_epochs(setup, monkeypatch):
+    net, data = setup
+    clock = iter(range(0, 10_000, 11))  # every reading is 11 s after the last
+    monkeypatch.setattr("numbarnn.training.time.perf_counter", lambda: next(clock))
+    calls = []
+    train_epoch(net, net.init_params(0), Adam(), data, 2, np.random.default_rng(0), 1.0, 1,
+                net.init_params(0), progress=lambda *a: calls.append(a))
+    assert [c[:2] for c in calls] == [(b, 5) for b in range(1, 6)]
+    assert all(np.isfinite(c[2]) for c in calls)
