@@ -15,8 +15,8 @@ def blocks(v, names):
     return dict(zip(names, np.split(v, len(names))))
 
 
-def cell_step(cell, w, x, h, c):
-    """One step of one cell for one sequence: returns (h, c)."""
+def cell_step(cell, w, x, h, c, c_delta=0.0):
+    """One step of one cell for one sequence: returns (h, c); ``c_delta`` is added to c_t."""
     gates = cell.gates
     if cell.name == "rnn":
         a = w["weight_ih"] @ x + w["bias_ih"] + w["weight_hh"] @ h + w["bias_hh"]
@@ -27,7 +27,7 @@ def cell_step(cell, w, x, h, c):
         zero = np.zeros_like(h)
         f = sigmoid(a["f"] + p.get("f", zero) * c)
         i = 1.0 - f if cell.coupled else sigmoid(a["i"] + p.get("i", zero) * c)
-        c = f * c + i * np.tanh(a["g"])
+        c = f * c + i * np.tanh(a["g"]) + c_delta
         o = sigmoid(a["o"] + p.get("o", zero) * c)
         return o * np.tanh(c), c
     gi = blocks(w["weight_ih"] @ x + w["bias_ih"], gates)
@@ -42,8 +42,13 @@ def cell_step(cell, w, x, h, c):
     return (1.0 - z) * n + z * h, c
 
 
-def forward(net, params, X, lengths=None):
-    """Network output, one sequence at a time; padded steps of per-step outputs are NaN."""
+def forward(net, params, X, lengths=None, perturb=None):
+    """Network output, one sequence at a time; padded steps of per-step outputs are NaN.
+
+    ``perturb`` = (key, t, b, state, delta) adds ``delta`` to the hidden state h_t
+    (state 'h') or the cell state c_t (state 'c', before h_t is formed from it) of
+    sequence b in layer and direction ``key`` ('l0', 'l0_reverse', ...).
+    """
     views = net.layout.views(params)
     n, T, _ = X.shape
     lengths = np.full(n, T) if lengths is None else np.asarray(lengths)
@@ -61,7 +66,11 @@ def forward(net, params, X, lengths=None):
                 h, c = np.zeros(H), np.zeros(H)
                 seq = np.zeros((L, H))
                 for t in (reversed(range(L)) if suffix else range(L)):
-                    h, c = cell_step(net.cell, w, inputs[t], h, c)
+                    hit = perturb is not None and perturb[:3] == (f"l{k}{suffix}", t, s)
+                    c_delta = perturb[4] if hit and perturb[3] == "c" else 0.0
+                    h, c = cell_step(net.cell, w, inputs[t], h, c, c_delta)
+                    if hit and perturb[3] == "h":
+                        h = h + perturb[4]
                     seq[t] = h
                 outputs.append(seq)
                 finals.append(h)
@@ -71,3 +80,10 @@ def forward(net, params, X, lengths=None):
         else:
             out[s] = np.concatenate(finals) @ W.T + bias
     return out
+
+
+def loss(net, params, X, y, lengths=None, perturb=None):
+    """Mean squared error over the valid outputs, as the package defines it."""
+    out = forward(net, params, X, lengths, perturb)
+    valid = ~np.isnan(out)
+    return float(np.mean((out[valid] - y[valid]) ** 2))

@@ -178,8 +178,21 @@ class RecurrentNetwork:
         cache = {"layers": layers, "lengths": lengths, "valid": valid, "features": features}
         return output, cache
 
-    def backward(self, params, cache, doutput):
+    def backward(self, params, cache, doutput, state_grads=None):
         """Gradient of the loss with respect to ``params``, given its gradient on the output.
+
+        Parameters
+        ----------
+        params : ndarray of shape (layout.size,)
+        cache : dict
+            From :meth:`forward`.
+        doutput : ndarray
+            Gradient of the loss with respect to the output.
+        state_grads : dict, optional
+            If given, receives for every layer and direction (keys ``'l0'``,
+            ``'l0_reverse'``, ...) a dict with ``'h'``, the total dL/dh_t of shape
+            (T, B, H) (through later steps and layers above), and for an LSTM ``'c'``,
+            dL/dc_t.
 
         Returns
         -------
@@ -211,8 +224,10 @@ class RecurrentNetwork:
             for d, suffix in enumerate(self.directions):
                 dhs = np.ascontiguousarray(dy[:, :, d * H : (d + 1) * H])
                 w = self._direction_weights(views, k, suffix)
-                dxd, grads = cpu.direction_backward(self.cell, layer["x"], w, layer["runs"][d][1],
-                                                    dhs, lengths, reverse=bool(suffix))
+                dxd, grads, states = cpu.direction_backward(
+                    self.cell, layer["x"], w, layer["runs"][d][1], dhs, lengths, reverse=bool(suffix))
+                if state_grads is not None:
+                    state_grads[f"l{k}{suffix}"] = states
                 for key, g in grads.items():
                     gviews[f"{key}_l{k}{suffix}"][...] = g
                 dx = dxd if dx is None else dx + dxd
@@ -226,13 +241,30 @@ class RecurrentNetwork:
         """Network output in inference mode (no dropout)."""
         return self.forward(params, X, lengths)[0]
 
-    def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None):
+    def gate_activations(self, cache):
+        """Gate activations from a :meth:`forward` cache.
+
+        Returns
+        -------
+        dict
+            For every layer and direction (``'l0'``, ``'l0_reverse'``, ...), a dict of
+            gate name to activations of shape (T, B, H): LSTM i, f, g, o; GRU r, z, n;
+            empty for a plain RNN.
+        """
+        return {f"l{k}{suffix}": cpu.gate_activations(self.cell, run[1])
+                for k, layer in enumerate(cache["layers"])
+                for suffix, run in zip(self.directions, layer["runs"])}
+
+    def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None, state_grads=None):
         """Mean squared error on a batch and its gradient as one flat vector.
 
         Parameters
         ----------
         params, X, lengths, dropout_rng
             As for :meth:`forward`.
+        state_grads : dict, optional
+            Receives the gradients of the hidden (and cell) states, as in
+            :meth:`backward`.
         y : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
             Targets; with ``return_sequences`` padded steps are left out of the loss.
 
@@ -244,4 +276,4 @@ class RecurrentNetwork:
         output, cache = self.forward(params, X, lengths, dropout_rng)
         mask = cache["valid"][..., 0].T if self.return_sequences else None
         loss, doutput = losses.mse(output, np.asarray(y, params.dtype), mask)
-        return loss, self.backward(params, cache, doutput)
+        return loss, self.backward(params, cache, doutput, state_grads)

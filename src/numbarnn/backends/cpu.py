@@ -43,21 +43,27 @@ def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs):
 
 @kernel(parallel=True)
 def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj):
-    """BPTT: ``dhs`` (T, B, H) is dL/dh_t from above; fills ``dxproj`` = dL/d(pre-activation)."""
+    """BPTT; fills ``dxproj`` = dL/d(pre-activation).
+
+    ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t
+    (through later steps too) on return.
+    """
     T, B, H = hs.shape
     dh = np.zeros((B, H), hs.dtype)
     carry = np.zeros((B, H), hs.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         for b in prange(B):
+            for j in range(H):
+                dhs[t, b, j] += dh[b, j]
             if t < lengths[b]:
                 for j in range(H):
-                    dxproj[t, b, j] = rnn.step_grad(dh[b, j] + dhs[t, b, j], hs[t, b, j], relu)
+                    dxproj[t, b, j] = rnn.step_grad(dhs[t, b, j], hs[t, b, j], relu)
                     carry[b, j] = 0.0
             else:
                 for j in range(H):
                     dxproj[t, b, j] = 0.0
-                    carry[b, j] = dh[b, j] + dhs[t, b, j]
+                    carry[b, j] = dhs[t, b, j]
         np.dot(dxproj[t], w_hh, dh)
         dh += carry
 
@@ -100,8 +106,12 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
 
 
 @kernel(parallel=True)
-def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj):
-    """BPTT; fills ``dxproj`` (T, B, G*H), the gradient of the gate pre-activations."""
+def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dcs):
+    """BPTT; fills ``dxproj`` (T, B, G*H), the gradient of the gate pre-activations.
+
+    ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t on
+    return; ``dcs`` receives the total dL/dc_t.
+    """
     T, B, H = dhs.shape
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
@@ -113,14 +123,16 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj):
         tp = t + 1 if reverse else t - 1
         for b in prange(B):
             da = dxproj[t, b]
+            for j in range(H):
+                dhs[t, b, j] += dh[b, j]
             if t < lengths[b]:
                 a = acts[t, b]
                 for j in range(H):
                     c_prev = cs[tp, b, j] if 0 <= tp < T else 0.0
                     f = a[fo + j]
                     i = 1.0 - f if coupled else a[j]
-                    d_i, d_f, d_g, d_o, dc[b, j] = lstm.step_grad(
-                        dh[b, j] + dhs[t, b, j], dc[b, j], i, f, a[go + j], a[oo + j],
+                    d_i, d_f, d_g, d_o, dcs[t, b, j], dc[b, j] = lstm.step_grad(
+                        dhs[t, b, j], dc[b, j], i, f, a[go + j], a[oo + j],
                         cs[t, b, j], c_prev, peep[0, j], peep[1, j], peep[2, j], coupled,
                     )
                     if not coupled:
@@ -130,7 +142,8 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj):
             else:
                 da[:] = 0.0
                 for j in range(H):
-                    carry[b, j] = dh[b, j] + dhs[t, b, j]
+                    carry[b, j] = dhs[t, b, j]
+                    dcs[t, b, j] = dc[b, j]
         np.dot(dxproj[t], w_hh, dh)
         dh += carry
 
@@ -175,7 +188,11 @@ def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts,
 
 @kernel(parallel=True)
 def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dxproj, dhn):
-    """BPTT; fills ``dxproj`` (T, B, 3H) and ``dhn`` (T, B, H), the gradient of ``hn``."""
+    """BPTT; fills ``dxproj`` (T, B, 3H) and ``dhn`` (T, B, H), the gradient of ``hn``.
+
+    ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t on
+    return.
+    """
     T, B, H = dhs.shape
     dh = np.zeros((B, H), dhs.dtype)
     direct = np.empty((B, H), dhs.dtype)
@@ -185,12 +202,14 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1
         for b in prange(B):
+            for j in range(H):
+                dhs[t, b, j] += dh[b, j]
             if t < lengths[b]:
                 a = acts[t, b]
                 for j in range(H):
                     h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
                     drz[b, j], drz[b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j], direct[b, j] = (
-                        gru.step_grad(dh[b, j] + dhs[t, b, j], a[j], a[H + j], a[2 * H + j],
+                        gru.step_grad(dhs[t, b, j], a[j], a[H + j], a[2 * H + j],
                                       hn[t, b, j], h_prev, reset_after)
                     )
             else:
@@ -198,7 +217,7 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
                 dxproj[t, b] = 0.0
                 dhn[t, b] = 0.0
                 for j in range(H):
-                    direct[b, j] = dh[b, j] + dhs[t, b, j]
+                    direct[b, j] = dhs[t, b, j]
         np.dot(dhn[t], w_n, rec)
         if reset_after:
             direct += rec
@@ -292,6 +311,18 @@ def direction_forward(cell, x, w, lengths, reverse):
     return hs, cache
 
 
+def gate_activations(cell, cache):
+    """Gate activations (T, B, H) by name from a :func:`direction_forward` cache."""
+    if cell.name == "rnn":
+        return {}
+    acts = cache[2] if cell.name == "lstm" else cache[1]
+    H = cache[0].shape[2]
+    gates = {g: acts[:, :, _block(cell, g, H)] for g in cell.gates}
+    if cell.name == "lstm" and cell.coupled:
+        gates = {"i": 1.0 - gates["f"], **gates}
+    return gates
+
+
 def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     """Backprop through time for one direction of one layer.
 
@@ -301,9 +332,9 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         As given to :func:`direction_forward`.
     cache : tuple
         As returned by :func:`direction_forward`.
-    dhs : ndarray of shape (T, B, H)
+    dhs : ndarray of shape (T, B, H), C-contiguous
         dL/dh_t from the layer above or the head (the final state's gradient
-        included).
+        included). Overwritten with the total dL/dh_t, through later steps too.
 
     Returns
     -------
@@ -311,6 +342,8 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         Gradient of the input sequence.
     grads : dict of ndarray
         Gradients of the parameters in ``w``, same names and shapes.
+    state_grads : dict of ndarray
+        ``"h"``: the total dL/dh_t (``dhs``); for an LSTM also ``"c"``: dL/dc_t.
     """
     T, B, D = x.shape
     w_hh = w["weight_hh"]
@@ -322,8 +355,9 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
                                     cell.nonlinearity == "relu", dxproj)
     elif cell.name == "lstm":
         _, cs, acts, peep = cache
+        dcs = np.empty_like(hs)
         loop, args = lstm_backward, (dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
-                                     dxproj)
+                                     dxproj, dcs)
     else:
         _, acts, hn = cache
         dhn = np.empty_like(hs)
@@ -350,4 +384,5 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         grads["weight_ch"] = np.stack([(dxproj[:, :, _block(cell, g, H)] * seen[g]).sum(axis=(0, 1))
                                        for g in cell.peepholes])
     dx = (dxproj.reshape(T * B, -1) @ w["weight_ih"]).reshape(T, B, D)
-    return dx, grads
+    state_grads = {"h": dhs, "c": dcs} if cell.name == "lstm" else {"h": dhs}
+    return dx, grads, state_grads

@@ -64,11 +64,11 @@ def step(a_i, a_f, a_g, a_o, c_prev, p_i, p_f, p_o, coupled):
 
 @pointwise
 def step_grad(dh, dc, i, f, g, o, c, c_prev, p_i, p_f, p_o, coupled):
-    """Backward of :func:`step`: (da_i, da_f, da_g, da_o, dc_{t-1}).
+    """Backward of :func:`step`: (da_i, da_f, da_g, da_o, dc_t, dc_{t-1}).
 
     ``dh`` and ``dc`` are the gradients of h_t and c_t arriving from later steps
     and from above; ``da_*`` are gradients of the gate pre-activations (``da_i`` is
-    zero for a coupled cell).
+    zero for a coupled cell); ``dc_t`` is the total gradient of c_t.
     """
     tc = tanh(c)
     da_o = dh * tc * o * (1.0 - o)
@@ -80,4 +80,4 @@ def step_grad(dh, dc, i, f, g, o, c, c_prev, p_i, p_f, p_o, coupled):
         da_i = dc * g * i * (1.0 - i)
         da_f = dc * c_prev * f * (1.0 - f)
     da_g = dc * i * (1.0 - g * g)
-    return da_i, da_f, da_g, da_o, dc * f + da_i * p_i + da_f * p_f
+    return da_i, da_f, da_g, da_o, dc, dc * f + da_i * p_i + da_f * p_f

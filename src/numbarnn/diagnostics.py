@@ -1,0 +1,182 @@
+"""What happens inside a fitted network: gradient flow over time steps and gate activity.
+
+A plain RNN's gradient dL/dh_t shrinks (or grows) by a factor tanh'(a) W_hh at every
+step back in time; an LSTM's cell state passes it on through the forget gate, and a
+GRU's state through (1 - z). :func:`gradient_flow` measures that decay with the same
+compiled backprop through time that trains the model; :func:`gate_statistics` shows
+how open or saturated the gates are.
+
+The plot helpers need matplotlib (``pip install numbarnn[plot]``); importing this
+module does not import it.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from . import threads
+from .validation import check_sequences, check_targets
+
+SATURATION = (0.05, 0.95)
+REPORTED_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z")}
+
+
+def _valid_mean(values, valid):
+    """Mean over the sequences valid at each step: (T, B) -> (T,), NaN where none is."""
+    counts = valid.sum(axis=1)
+    return np.where(counts > 0, (values * valid).sum(axis=1) / np.maximum(counts, 1), np.nan)
+
+
+def _prepare(estimator, X, lengths):
+    check_is_fitted(estimator)
+    X, lengths = check_sequences(X, lengths, estimator._params.dtype, estimator.n_features_in_)
+    valid = np.arange(X.shape[1])[:, None] < lengths[None, :]  # (T, B)
+    return X, lengths, valid
+
+
+def gradient_flow(estimator, X, y, lengths=None):
+    """Norm of the loss gradient with respect to the hidden state at every time step.
+
+    Parameters
+    ----------
+    estimator : fitted RNNRegressor, LSTMRegressor or GRURegressor
+    X, y, lengths
+        A batch, as for ``fit``; the loss is the training loss (MSE) on it.
+
+    Returns
+    -------
+    dict
+        For every layer and direction (``'l0'``, ``'l0_reverse'``, ``'l1'``, ...), a
+        dict with ``'h'``: array (T,) of ||dL/dh_t||_2 averaged over the sequences
+        valid at step t, and for an LSTM ``'c'``: the same for dL/dc_t. The gradient
+        is the total one, through later steps and the layers above.
+    """
+    X, lengths, valid = _prepare(estimator, X, lengths)
+    y, _ = check_targets(y, X, estimator.return_sequences, estimator._params.dtype)
+    states = {}
+    with threads.limit(estimator.n_threads):
+        estimator._network.loss_and_grad(estimator._params, X, y, lengths, state_grads=states)
+    return {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid) for name, g in grads.items()}
+            for key, grads in states.items()}
+
+
+def gate_statistics(estimator, X, lengths=None):
+    """Mean activation and saturation of the gates at every time step.
+
+    Parameters
+    ----------
+    estimator : fitted LSTMRegressor or GRURegressor
+    X, lengths
+        A batch, as for ``predict``.
+
+    Returns
+    -------
+    dict
+        For every layer and direction (``'l0'``, ``'l0_reverse'``, ...), a dict of gate
+        (LSTM ``'i'``, ``'f'``, ``'o'``; GRU ``'r'``, ``'z'``) to a dict with ``'mean'``,
+        array (T,) of the mean activation over units and valid sequences, and
+        ``'saturated'``, the fraction of activations below 0.05 or above 0.95.
+    """
+    X, lengths, valid = _prepare(estimator, X, lengths)
+    network = estimator._network
+    if network.cell.name not in REPORTED_GATES:
+        raise ValueError("a plain RNN has no gates; use LSTMRegressor or GRURegressor")
+    with threads.limit(estimator.n_threads):
+        _, cache = network.forward(estimator._params, X, lengths)
+    low, high = SATURATION
+    result = {}
+    for key, gates in network.gate_activations(cache).items():
+        result[key] = {
+            name: {"mean": _valid_mean(gates[name].mean(axis=2), valid),
+                   "saturated": _valid_mean(((gates[name] < low) | (gates[name] > high))
+                                            .mean(axis=2), valid)}
+            for name in REPORTED_GATES[network.cell.name]}
+    return result
+
+
+def _axes(ax):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError("plotting needs matplotlib: pip install numbarnn[plot]") from error
+    return plt.subplots()[1] if ax is None else ax
+
+
+def plot_gradient_flow(flow, ax=None, label=None):
+    """Plot :func:`gradient_flow`'s result: gradient norm against time step, log scale.
+
+    Parameters
+    ----------
+    flow : dict
+        As returned by :func:`gradient_flow`.
+    ax : matplotlib Axes, optional
+        Axes to draw on (new figure if None); call again with the same ``ax`` to
+        compare models.
+    label : str, optional
+        Prefix of the legend entries.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    for key, norms in flow.items():
+        for state, values in norms.items():
+            name = f"{label + ' ' if label else ''}{key} dL/d{state}"
+            ax.plot(values, linestyle="-" if state == "h" else "--", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("mean ||dL/dh_t||")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_gate_statistics(stats, ax=None, label=None, layer="l0"):
+    """Plot :func:`gate_statistics`' mean gate activations against time step.
+
+    Parameters
+    ----------
+    stats : dict
+        As returned by :func:`gate_statistics`.
+    ax : matplotlib Axes, optional
+    label : str, optional
+        Prefix of the legend entries.
+    layer : str, default='l0'
+        Layer and direction to show.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    for gate, values in stats[layer].items():
+        line, = ax.plot(values["mean"], label=f"{label + ' ' if label else ''}{gate} mean")
+        ax.plot(values["saturated"], linestyle=":", color=line.get_color(),
+                label=f"{label + ' ' if label else ''}{gate} saturated")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("activation / fraction")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_loss_curves(estimators, ax=None):
+    """Plot the training loss of each estimator per epoch (log scale).
+
+    Parameters
+    ----------
+    estimators : dict of str to fitted estimator
+        Legend label to estimator.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    for label, estimator in estimators.items():
+        ax.plot(np.arange(1, len(estimator.loss_curve_) + 1), estimator.loss_curve_, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (MSE)")
+    ax.legend(fontsize="small")
+    return ax
