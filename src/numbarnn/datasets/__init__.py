@@ -1,0 +1,15 @@
+"""Small real time series shipped with numbarnn, and synthetic long-range tasks.
+
+Real series (public domain, each under 20 kB): :func:`load_sunspots`,
+:func:`load_co2`, :func:`load_elnino`, :func:`load_nile`. Turn one into training
+data with :func:`numbarnn.preprocessing.make_windows`.
+
+Synthetic tasks that need memory over many steps: :func:`make_adding_problem`,
+:func:`make_delayed_recall`.
+"""
+
+from .real import load_co2, load_elnino, load_nile, load_sunspots
+from .synthetic import make_adding_problem, make_delayed_recall
+
+__all__ = ["load_sunspots", "load_co2", "load_elnino", "load_nile", "make_adding_problem",
+           "make_delayed_recall"]
