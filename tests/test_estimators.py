@@ -2,7 +2,6 @@
 divergence, early stopping, warm starts, reproducibility, weights in and out."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest

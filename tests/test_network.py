@@ -134,7 +134,7 @@ def test_bad_lengths_are_rejected():
     net = RecurrentNetwork(RNNCell(), 1, 2)
     params = net.init_params(0)
     X = np.zeros((2, 3, 1), np.float32)
-    with pytest.raises(ValueError, match=r"lengths must have shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"expected shape \(2,\)"):
         net.predict(params, X, [3])
     with pytest.raises(ValueError, match=r"lengths must lie in \[1, 3\]"):
         net.predict(params, X, [0, 3])

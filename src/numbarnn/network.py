@@ -11,6 +11,7 @@ from . import losses
 from .backends import cpu
 from .cells import LSTMCell
 from .parameters import ParameterLayout
+from .validation import check_lengths
 
 
 class RecurrentNetwork:
@@ -119,16 +120,6 @@ class RecurrentNetwork:
                 for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
                 if f"{key}_l{k}{suffix}" in views}
 
-    def _lengths(self, lengths, n, T):
-        if lengths is None:
-            return np.full(n, T, np.int64)
-        lengths = np.asarray(lengths)
-        if lengths.shape != (n,):
-            raise ValueError(f"lengths must have shape ({n},), got {lengths.shape}")
-        if np.any(lengths < 1) or np.any(lengths > T):
-            raise ValueError(f"lengths must lie in [1, {T}]")
-        return lengths.astype(np.int64)
-
     def forward(self, params, X, lengths=None, dropout_rng=None):
         """Network output for a batch.
 
@@ -151,10 +142,9 @@ class RecurrentNetwork:
         """
         views = self.layout.views(params)
         B, T, _ = X.shape
-        lengths = self._lengths(lengths, B, T)
+        lengths = check_lengths(lengths, B, T)
         valid = (np.arange(T)[:, None] < lengths[None, :])[..., None]  # (T, B, 1)
         x = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=params.dtype)
-        H = self.hidden_size
         layers = []
         for k in range(self.num_layers):
             runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),

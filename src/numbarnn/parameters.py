@@ -2,8 +2,6 @@
 
 import math
 
-import numpy as np
-
 
 class ParameterLayout:
     """Names, shapes and offsets of the parameters stored in one flat vector.

@@ -1,0 +1,154 @@
+"""numbarnn against PyTorch on the CPU, in one process, interleaved, median of repeats.
+
+For each cell (RNN, LSTM, GRU) and reference size S, M, L it times predict (forward)
+and a train step (forward + BPTT + Adam on one batch, last-step MSE head) in both
+libraries with the same threads, alternating A, B, A, B after warm-up, and prints
+the median times and their ratio (torch / numbarnn: above 1 means numbarnn is
+faster). It also measures this machine's float32 GEMM rate with NumPy and writes
+everything to ``benchmarks/results/cpu-<date>.json``.
+
+    python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2]
+"""
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = {"S": (32, 50, 1, 32), "M": (64, 100, 8, 128), "L": (128, 200, 32, 256)}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def sgemm_gflops(n=2048, repeats=5):
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a @ a
+    best = min(_time(lambda: a @ a) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _time(f):
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
+
+
+def train_step_flops(cell, B, T, D, H):
+    """Multiply-adds of the GEMMs in one train step, times two (FLOPs)."""
+    G = GATES[cell] * H
+    forward = B * T * G * (D + H)
+    return 2 * 3 * forward  # forward, and backward's two products of the same size
+
+
+def numbarnn_case(cell, B, T, D, H, threads):
+    from numbarnn import Adam, GRUCell, LSTMCell, RecurrentNetwork, RNNCell
+    from numbarnn.threads import limit
+
+    net = RecurrentNetwork({"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}[cell], D, H)
+    params = net.init_params(0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((B, T, D), dtype=np.float32)
+    y = rng.standard_normal((B, 1), dtype=np.float32)
+    optimizer = Adam()
+
+    def predict():
+        with limit(threads):
+            net.predict(params, X)
+
+    def step():
+        with limit(threads):
+            grad = net.loss_and_grad(params, X, y)[1]
+            optimizer.step(params, grad)
+
+    return predict, step
+
+
+def torch_case(cell, B, T, D, H, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+        D, H, batch_first=True)
+    head = torch.nn.Linear(H, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params)
+    X = torch.randn(B, T, D)
+    y = torch.randn(B, 1)
+
+    def forward():
+        out = rnn(X)[1]
+        return head((out[0] if isinstance(out, tuple) else out)[-1])
+
+    def predict():
+        with torch.no_grad():
+            forward()
+
+    def step():
+        optimizer.zero_grad()
+        torch.mean((forward() - y) ** 2).backward()
+        optimizer.step()
+
+    return predict, step
+
+
+def interleaved(a, b, repeats, warmup=3):
+    for _ in range(warmup):
+        a(), b()
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(_time(a))
+        tb.append(_time(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import numba
+    import torch
+
+    gflops = sgemm_gflops()
+    results = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or
+               platform.machine(), "threads": args.threads, "numba": numba.__version__,
+               "torch": torch.__version__, "numpy": np.__version__, "repeats": args.repeats,
+               "sgemm_gflops": gflops, "cases": []}
+    print(f"numpy float32 GEMM 2048^3: {gflops:.0f} GFLOP/s; {args.threads} threads; "
+          f"median of {args.repeats} interleaved repeats\n")
+    print(f"{'cell':5} {'size':4} {'predict ms':>21} {'ratio':>6}   {'train step ms':>21} "
+          f"{'ratio':>6}  {'GFLOP/s':>7}")
+    for size in args.sizes:
+        B, T, D, H = SIZES[size]
+        repeats = args.repeats if size != "L" else max(5, args.repeats // 3)
+        for cell in args.cells:
+            ours = numbarnn_case(cell, B, T, D, H, args.threads)
+            theirs = torch_case(cell, B, T, D, H, args.threads)
+            p_ours, p_torch = interleaved(ours[0], theirs[0], repeats)
+            s_ours, s_torch = interleaved(ours[1], theirs[1], repeats)
+            rate = train_step_flops(cell, B, T, D, H) / s_ours / 1e9
+            case = {"cell": cell, "size": size, "B": B, "T": T, "D": D, "H": H,
+                    "predict_ms": p_ours * 1e3, "torch_predict_ms": p_torch * 1e3,
+                    "predict_speedup": p_torch / p_ours, "train_step_ms": s_ours * 1e3,
+                    "torch_train_step_ms": s_torch * 1e3, "train_speedup": s_torch / s_ours,
+                    "train_gflops": rate, "train_share_of_sgemm": rate / gflops}
+            results["cases"].append(case)
+            print(f"{cell:5} {size:4} {p_ours * 1e3:9.2f} vs {p_torch * 1e3:8.2f} "
+                  f"{p_torch / p_ours:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
+                  f"{s_torch / s_ours:6.2f}x  {rate:7.1f}", flush=True)
+    out = Path(__file__).parent / "results" / f"cpu-{results['date']}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nratio = torch time / numbarnn time (above 1: numbarnn faster). Written to {out}")
+
+
+if __name__ == "__main__":
+    main()
