@@ -16,7 +16,7 @@ from numba import prange
 
 from .._compile import kernel
 from ..cells import gru, lstm, rnn
-from ..cells.activations import sigmoid
+from ..cells.activations import ONE, ZERO, sigmoid
 from ..threads import serial_blas
 
 PEEPHOLE_ROWS = "ifo"
@@ -90,10 +90,11 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
             if t < lengths[b]:
                 x, r, a = xproj[t, b], rec[b], acts[t, b]
                 for j in range(H):
-                    a_i = 0.0 if coupled else x[j] + r[j] + b_hh[j]
+                    a_f = x[fo + j] + r[fo + j] + b_hh[fo + j]
+                    a_i = a_f if coupled else x[j] + r[j] + b_hh[j]  # unused when coupled
                     i, f, g, o, c[b, j], h[b, j] = lstm.step(
                         a_i,
-                        x[fo + j] + r[fo + j] + b_hh[fo + j],
+                        a_f,
                         x[go + j] + r[go + j] + b_hh[go + j],
                         x[oo + j] + r[oo + j] + b_hh[oo + j],
                         c[b, j], peep[0, j], peep[1, j], peep[2, j], coupled,
@@ -128,9 +129,9 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
             if t < lengths[b]:
                 a = acts[t, b]
                 for j in range(H):
-                    c_prev = cs[tp, b, j] if 0 <= tp < T else 0.0
+                    c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
                     f = a[fo + j]
-                    i = 1.0 - f if coupled else a[j]
+                    i = ONE - f if coupled else a[j]
                     d_i, d_f, d_g, d_o, dcs[t, b, j], dc[b, j] = lstm.step_grad(
                         dhs[t, b, j], dc[b, j], i, f, a[go + j], a[oo + j],
                         cs[t, b, j], c_prev, peep[0, j], peep[1, j], peep[2, j], coupled,
@@ -207,7 +208,7 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
             if t < lengths[b]:
                 a = acts[t, b]
                 for j in range(H):
-                    h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
+                    h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                     drz[b, j], drz[b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j], direct[b, j] = (
                         gru.step_grad(dhs[t, b, j], a[j], a[H + j], a[2 * H + j],
                                       hn[t, b, j], h_prev, reset_after)
@@ -225,9 +226,9 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
             for b in prange(B):
                 if t < lengths[b]:
                     for j in range(H):
-                        h_prev = hs[tp, b, j] if 0 <= tp < T else 0.0
+                        h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                         r = acts[t, b, j]
-                        drz[b, j] = rec[b, j] * h_prev * r * (1.0 - r)
+                        drz[b, j] = rec[b, j] * h_prev * r * (ONE - r)
                         direct[b, j] += rec[b, j] * r
         np.dot(drz, w_rz, dh)
         dh += direct

@@ -10,7 +10,7 @@
 from dataclasses import dataclass
 
 from .._compile import pointwise
-from .activations import tanh
+from .activations import ONE, ZERO, tanh
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def step(r, z, x_n, hn, h_prev, reset_after):
         n = tanh(x_n + r * hn)
     else:
         n = tanh(x_n + hn)
-    return n, (1.0 - z) * n + z * h_prev
+    return n, (ONE - z) * n + z * h_prev
 
 
 @pointwise
@@ -62,8 +62,8 @@ def step_grad(dh, r, z, n, hn, h_prev, reset_after):
     the gradient of h_{t-1} (through z). With ``reset_after=False`` the reset
     gate acts through W_hn (r * h), so ``da_r`` is left for the caller (zero here).
     """
-    da_n = dh * (1.0 - z) * (1.0 - n * n)
-    da_z = dh * (h_prev - n) * z * (1.0 - z)
+    da_n = dh * (ONE - z) * (ONE - n * n)
+    da_z = dh * (h_prev - n) * z * (ONE - z)
     if reset_after:
-        return da_n * hn * r * (1.0 - r), da_z, da_n, da_n * r, dh * z
-    return 0.0 * da_n, da_z, da_n, da_n, dh * z
+        return da_n * hn * r * (ONE - r), da_z, da_n, da_n * r, dh * z
+    return ZERO * da_n, da_z, da_n, da_n, dh * z

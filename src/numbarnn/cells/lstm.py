@@ -14,7 +14,7 @@ unless ``peephole=True`` (diagonal, Gers & Schmidhuber 2000).
 from dataclasses import dataclass
 
 from .._compile import pointwise
-from .activations import sigmoid, tanh
+from .activations import ONE, ZERO, sigmoid, tanh
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def step(a_i, a_f, a_g, a_o, c_prev, p_i, p_f, p_o, coupled):
     """One unit's step: gate pre-activations and c_{t-1} in, (i, f, g, o, c_t, h_t) out."""
     f = sigmoid(a_f + p_f * c_prev)
     if coupled:
-        i = 1.0 - f
+        i = ONE - f
     else:
         i = sigmoid(a_i + p_i * c_prev)
     g = tanh(a_g)
@@ -71,13 +71,13 @@ def step_grad(dh, dc, i, f, g, o, c, c_prev, p_i, p_f, p_o, coupled):
     zero for a coupled cell); ``dc_t`` is the total gradient of c_t.
     """
     tc = tanh(c)
-    da_o = dh * tc * o * (1.0 - o)
-    dc = dc + dh * o * (1.0 - tc * tc) + da_o * p_o
+    da_o = dh * tc * o * (ONE - o)
+    dc = dc + dh * o * (ONE - tc * tc) + da_o * p_o
     if coupled:
-        da_i = 0.0 * dc
-        da_f = dc * (c_prev - g) * f * (1.0 - f)
+        da_i = ZERO * dc
+        da_f = dc * (c_prev - g) * f * (ONE - f)
     else:
-        da_i = dc * g * i * (1.0 - i)
-        da_f = dc * c_prev * f * (1.0 - f)
-    da_g = dc * i * (1.0 - g * g)
+        da_i = dc * g * i * (ONE - i)
+        da_f = dc * c_prev * f * (ONE - f)
+    da_g = dc * i * (ONE - g * g)
     return da_i, da_f, da_g, da_o, dc, dc * f + da_i * p_i + da_f * p_f

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from .._compile import pointwise
-from .activations import tanh
+from .activations import ONE, ZERO, tanh
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class RNNCell:
 def step(a, relu):
     """Hidden state from its pre-activation ``a``."""
     if relu:
-        return a if a > 0 else 0.0 * a
+        return a if a > 0 else ZERO * a
     return tanh(a)
 
 
@@ -49,5 +49,5 @@ def step(a, relu):
 def step_grad(dh, h, relu):
     """Gradient of the pre-activation from the gradient of the hidden state ``h``."""
     if relu:
-        return dh if h > 0 else 0.0 * dh
-    return dh * (1.0 - h * h)
+        return dh if h > 0 else ZERO * dh
+    return dh * (ONE - h * h)
