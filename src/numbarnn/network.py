@@ -11,6 +11,7 @@ from . import losses
 from .backends import cpu
 from .cells import LSTMCell
 from .parameters import ParameterLayout
+from .threads import serial_blas
 from .validation import check_lengths
 
 
@@ -140,6 +141,10 @@ class RecurrentNetwork:
         cache : dict
             What :meth:`backward` needs.
         """
+        with serial_blas():
+            return self._forward(params, X, lengths, dropout_rng)
+
+    def _forward(self, params, X, lengths, dropout_rng):
         views = self.layout.views(params)
         B, T, _ = X.shape
         lengths = check_lengths(lengths, B, T)
@@ -188,6 +193,10 @@ class RecurrentNetwork:
         -------
         ndarray of shape (layout.size,)
         """
+        with serial_blas():
+            return self._backward(params, cache, doutput, state_grads)
+
+    def _backward(self, params, cache, doutput, state_grads):
         views = self.layout.views(params)
         grad = np.zeros_like(params)
         gviews = self.layout.views(grad)

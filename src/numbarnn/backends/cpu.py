@@ -264,6 +264,41 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
             dxproj[t, lo:hi, : 2 * H] = drz[lo:hi]
 
 
+# --- the big products, over blocks of rows on Numba's threads ----------------------------------
+
+
+@kernel(parallel=True)
+def _matmul_rows(a, b_t, out, n_blocks):
+    n = a.shape[0]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, n)
+        np.dot(a[lo:hi], b_t.T, out[lo:hi])
+
+
+@kernel(parallel=True)
+def _gemm_tn_rows(a, b, partial, n_blocks):
+    n = a.shape[0]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, n)
+        np.dot(a[lo:hi].T, b[lo:hi], partial[k])
+
+
+def matmul_nt(a, b):
+    """a @ b.T for 2D a (n, k) and b (m, k), rows of a split over the threads."""
+    out = np.empty((a.shape[0], b.shape[0]), a.dtype)
+    _matmul_rows(a, b, out, _row_blocks(a.shape[0]))
+    return out
+
+
+def _gemm_tn(a, b):
+    """sum over t and batch of a[t, b]^T b[t, b]: (T, B, M), (T, B, N) -> (M, N)."""
+    a2, b2 = a.reshape(-1, a.shape[2]), b.reshape(-1, b.shape[2])
+    n_blocks = _row_blocks(a2.shape[0])
+    partial = np.empty((n_blocks, a2.shape[1], b2.shape[1]), a.dtype)
+    _gemm_tn_rows(a2, b2, partial, n_blocks)
+    return partial.sum(axis=0)
+
+
 # --- one direction of one layer -----------------------------------------------------------
 
 
@@ -275,11 +310,6 @@ def _previous_states(hs, reverse):
     else:
         prev[1:] = hs[:-1]
     return prev
-
-
-def _gemm_tn(a, b):
-    """sum over t and batch of a[t, b]^T b[t, b]: (T, B, M), (T, B, N) -> (M, N)."""
-    return a.reshape(-1, a.shape[2]).T @ b.reshape(-1, b.shape[2])
 
 
 def _block(cell, gate, hidden_size):
@@ -318,9 +348,15 @@ def direction_forward(cell, x, w, lengths, reverse):
     cache : tuple
         What :func:`direction_backward` needs.
     """
+    with serial_blas():
+        return _direction_forward(cell, x, w, lengths, reverse)
+
+
+def _direction_forward(cell, x, w, lengths, reverse):
     T, B, _ = x.shape
     H = w["weight_hh"].shape[1]
-    xproj = (x.reshape(T * B, -1) @ w["weight_ih"].T + w["bias_ih"]).reshape(T, B, -1)
+    xproj = matmul_nt(x.reshape(T * B, -1), w["weight_ih"]).reshape(T, B, -1)
+    xproj += w["bias_ih"]
     hs = np.empty((T, B, H), x.dtype)
     acts = np.zeros_like(xproj)  # padded steps stay zero: they meet zero gradients in GEMMs
     w_hh, b_hh = w["weight_hh"], w["bias_hh"]
@@ -336,8 +372,7 @@ def direction_forward(cell, x, w, lengths, reverse):
         cache = (hs, acts, np.empty_like(hs))
         loop, args = gru_forward, (xproj, w_hh[: 2 * H], w_hh[2 * H :], b_hh, lengths, reverse,
                                    cell.reset_after, hs, acts, cache[2])
-    with serial_blas():
-        loop(*args, _row_blocks(B))
+    loop(*args, _row_blocks(B))
     return hs, cache
 
 
@@ -375,6 +410,11 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     state_grads : dict of ndarray
         ``"h"``: the total dL/dh_t (``dhs``); for an LSTM also ``"c"``: dL/dc_t.
     """
+    with serial_blas():
+        return _direction_backward(cell, x, w, cache, dhs, lengths, reverse)
+
+
+def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     T, B, D = x.shape
     w_hh = w["weight_hh"]
     H = w_hh.shape[1]
@@ -393,8 +433,7 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         dhn = np.empty_like(hs)
         loop, args = gru_backward, (dhs, acts, hn, hs, w_hh[: 2 * H], w_hh[2 * H :], lengths,
                                     reverse, cell.reset_after, dxproj, dhn)
-    with serial_blas():
-        loop(*args, _row_blocks(B))
+    loop(*args, _row_blocks(B))
 
     prev = _previous_states(hs, reverse)
     grads = {"weight_ih": _gemm_tn(dxproj, x), "bias_ih": dxproj.sum(axis=(0, 1))}
@@ -413,6 +452,6 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         seen["f"] = seen["i"]
         grads["weight_ch"] = np.stack([(dxproj[:, :, _block(cell, g, H)] * seen[g]).sum(axis=(0, 1))
                                        for g in cell.peepholes])
-    dx = (dxproj.reshape(T * B, -1) @ w["weight_ih"]).reshape(T, B, D)
+    dx = matmul_nt(dxproj.reshape(T * B, -1), np.ascontiguousarray(w["weight_ih"].T)).reshape(T, B, D)
     state_grads = {"h": dhs, "c": dcs} if cell.name == "lstm" else {"h": dhs}
     return dx, grads, state_grads
