@@ -421,7 +421,8 @@ _COMMON_PARAMETERS = """
     device : {'cpu'}, default='cpu'
         Where to compute.
     n_threads : int or None, default=None
-        Threads for Numba's loops and for BLAS (None: their defaults).
+        Threads for the computation (Numba's thread pool; BLAS is capped to the
+        same number). None: Numba's default, one per core.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and the validation split. The
         same value and ``n_threads`` give bit-identical weights.

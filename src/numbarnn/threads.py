@@ -1,9 +1,11 @@
-"""Threads: Numba's run the batch-parallel time loops, BLAS's the big GEMMs; never both at once.
+"""Threads: one pool, Numba's, runs numbarnn's loops and products; BLAS stays on one thread.
 
-Inside a time loop each step's recurrent product is small, and BLAS threads
-competing with Numba's threads made a loop up to 9x slower on two cores; with
-BLAS on one thread there, the batch-parallel loop ran 1.6x faster than the serial
-one. (threadpoolctl comes with scikit-learn.)
+OpenBLAS's worker threads busy-wait after every multi-threaded call, and Numba's
+threads running next to them were slowed about 2x (up to 9x inside a time loop).
+So inside the network's forward and backward every BLAS call is single-threaded
+(:func:`serial_blas`), and the work is split over Numba's threads instead.
+:func:`limit` applies an estimator's ``n_threads`` to both pools.
+(threadpoolctl comes with scikit-learn.)
 """
 
 from contextlib import contextmanager
