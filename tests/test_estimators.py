@@ -336,3 +336,16 @@ def test_torch_modules_give_the_same_predictions(data):
         back = small(cls, num_layers=2, bidirectional=True, dtype="float64")
         back.load_state_dict(net.state_dict())
         np.testing.assert_allclose(back.predict(X.astype(np.float64)), expected, rtol=1e-10)
+
+
+def test_score_runs_on_n_threads(data, monkeypatch):
+    """predict and score both apply the estimator's n_threads."""
+    import numbarnn.threads
+    X, y = data
+    model = small(n_threads=1).fit(X, y)
+    seen = []
+    real = numbarnn.threads.limit
+    monkeypatch.setattr("numbarnn.estimators.threads.limit", lambda n: seen.append(n) or real(n))
+    model.predict(X)
+    model.score(X, y)
+    assert seen == [1, 1]

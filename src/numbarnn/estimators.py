@@ -234,9 +234,11 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # --- prediction ------------------------------------------------------------------
 
     def _forward(self, X, lengths):
-        out = [self._network.predict(self._params, X[i : i + PREDICT_CHUNK],
-                                     lengths[i : i + PREDICT_CHUNK])
-               for i in range(0, len(X), PREDICT_CHUNK)]
+        """Network output in chunks of sequences, on ``n_threads`` threads."""
+        with threads.limit(self.n_threads):
+            out = [self._network.predict(self._params, X[i : i + PREDICT_CHUNK],
+                                         lengths[i : i + PREDICT_CHUNK])
+                   for i in range(0, len(X), PREDICT_CHUNK)]
         return np.concatenate(out)
 
     def predict(self, X, lengths=None):
@@ -258,8 +260,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
         input_dtype = getattr(X, "dtype", np.dtype(np.float64))
         X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
-        with threads.limit(self.n_threads):
-            out = self._forward(X, lengths)
+        out = self._forward(X, lengths)
         if input_dtype.kind == "f":
             out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
         if self.return_sequences:
