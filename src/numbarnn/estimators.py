@@ -247,15 +247,19 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n, T, d) or (n, T), or list of arrays
-            As for :meth:`fit`; T may differ from the one seen in fit.
+            As for :meth:`fit`; T may differ from the one seen in fit. A dask
+            array is predicted lazily, chunk by chunk (:func:`numbarnn.parallel.predict`).
         lengths : array-like of int, shape (n,), optional
 
         Returns
         -------
         ndarray
             (n,) or (n, k) as y in fit; with ``return_sequences``, (n, T) or
-            (n, T, k), NaN at padded steps.
+            (n, T, k), NaN at padded steps. A dask array for a dask X.
         """
+        if type(X).__module__.startswith("dask.array"):  # checked without importing dask
+            from .parallel import predict
+            return predict(self, X, lengths)
         check_is_fitted(self)
         # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
         input_dtype = getattr(X, "dtype", np.dtype(np.float64))

@@ -23,3 +23,30 @@ class TrainingDivergedError(RuntimeError):
             "weights with a finite loss were restored. Lower learning_rate_init or set "
             "clip_norm."
         )
+
+    def __reduce__(self):  # pickles, so a fit on a Dask worker can report it
+        return type(self), (self.epoch, self.batch, self.loss)
+
+
+class FitManyError(RuntimeError):
+    """Some fits of :func:`numbarnn.parallel.fit_many` failed; the others succeeded.
+
+    Raised once every fit has finished; nothing is dropped.
+
+    Attributes
+    ----------
+    errors : dict of int to Exception
+        The exception of each failed fit, by the index of its dataset.
+    estimators : list
+        The fitted estimators in the order of the datasets, None where the fit failed.
+    """
+
+    def __init__(self, errors, estimators):
+        self.errors, self.estimators = errors, estimators
+        shown = [f"dataset {i}: {type(e).__name__}: {e}" for i, e in list(errors.items())[:3]]
+        more = f"; and {len(errors) - 3} more (see .errors)" if len(errors) > 3 else ""
+        super().__init__(f"{len(errors)} of {len(estimators)} fits failed: "
+                         + "; ".join(shown) + more)
+
+    def __reduce__(self):
+        return type(self), (self.errors, self.estimators)
