@@ -1,12 +1,16 @@
 """How numbarnn compiles its CPU kernels: the Numba flags live here and nowhere else.
 
-Every compiled function in the package is decorated with :func:`kernel` (loops over
-arrays) or :func:`pointwise` (scalar cell math, also callable from CUDA kernels).
-``fastmath`` leaves out ``nnan`` and ``ninf`` so that a NaN or infinite loss stays
-visible to the training loop.
+Every compiled loop in the package is decorated with :func:`kernel`; the scalar cell
+math is registered with :func:`pointwise`, once, for every Numba target, so the CPU
+loops and the ``numba.cuda`` kernels compile the same source. ``fastmath`` leaves out
+``nnan`` and ``ninf`` so that a NaN or infinite loss stays visible to the training
+loop. ``error_model="numpy"`` lets a float division give inf instead of raising: the
+check that Python's semantics need is a branch out of every loop with a division, and
+LLVM does not vectorize a loop with such an exit.
 """
 
 import numba
+from numba.core.extending import overload
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
@@ -23,11 +27,18 @@ def kernel(function=None, *, parallel=False):
     """
 
     def wrap(f):
-        return numba.njit(cache=True, fastmath=FASTMATH, parallel=parallel)(f)
+        return numba.njit(cache=True, fastmath=FASTMATH, parallel=parallel, error_model="numpy")(f)
 
     return wrap if function is None else wrap(function)
 
 
 def pointwise(function):
-    """Compile scalar cell math; CPU kernels and ``numba.cuda`` kernels both call it."""
-    return numba.njit(cache=True, fastmath=FASTMATH, inline="always")(function)
+    """Register scalar cell math for every Numba target, inlined into its callers.
+
+    Compiled code (``@kernel`` loops on the CPU, ``numba.cuda`` kernels) gets the
+    function inlined, with the caller's flags; Python gets the function itself,
+    which is what the CUDA simulator runs.
+    """
+    overload(function, target="generic", inline="always", strict=False)(
+        lambda *args: function)
+    return function

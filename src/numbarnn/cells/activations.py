@@ -49,22 +49,22 @@ def _exact_sigmoid(x):
 
 def tanh(x):
     """Hyperbolic tangent (exact in float64, rational approximation in float32)."""
-    return math.tanh(x)
+    return _rational_tanh(x) if isinstance(x, np.float32) else math.tanh(x)
 
 
 def sigmoid(x):
     """Logistic function (exact in float64, via the rational tanh in float32)."""
-    return _exact_sigmoid(x)
+    return HALF * _rational_tanh(HALF * x) + HALF if isinstance(x, np.float32) else _exact_sigmoid(x)
 
 
-@overload(tanh)
+@overload(tanh, target="generic", inline="always")
 def _tanh(x):
     if x == types.float32:
         return lambda x: _rational_tanh(x)
     return lambda x: math.tanh(x)
 
 
-@overload(sigmoid)
+@overload(sigmoid, target="generic", inline="always")
 def _sigmoid(x):
     if x == types.float32:
         return lambda x: HALF * _rational_tanh(HALF * x) + HALF
