@@ -119,7 +119,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
 
         Raises
         ------
@@ -133,11 +134,28 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def partial_fit(self, X, y, lengths=None):
         """Train for one epoch over ``X``, continuing from the current state.
 
-        Parameters are as for :meth:`fit`; early stopping does not apply.
+        The first call initialises the network; later calls keep the optimizer's
+        state. Early stopping and the stopping rule do not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            Input sequences, as for :meth:`fit`; the number of features must not
+            change between calls.
+        y : array-like
+            Targets, as for :meth:`fit`.
+        lengths : array-like of int, shape (n,), optional
+            Valid steps per sequence.
 
         Returns
         -------
-        self
+        self : object
+            The estimator, trained for one more epoch.
+
+        Raises
+        ------
+        TrainingDivergedError
+            As in :meth:`fit`.
         """
         return self._fit(X, y, lengths, incremental=True)
 
@@ -250,6 +268,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             As for :meth:`fit`; T may differ from the one seen in fit. A dask
             array is predicted lazily, chunk by chunk (:func:`numbarnn.parallel.predict`).
         lengths : array-like of int, shape (n,), optional
+            Valid steps per sequence (default: all T, or the lengths of a list).
 
         Returns
         -------
@@ -276,16 +295,19 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X, lengths
-            As for :meth:`predict`.
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            Input sequences, as for :meth:`predict`.
         y : array-like
-            As for :meth:`fit`.
+            True targets, as for :meth:`fit`.
         sample_weight : array-like of shape (n,), optional
             Weight of each sequence (spread over its steps with ``return_sequences``).
+        lengths : array-like of int, shape (n,), optional
+            Valid steps per sequence.
 
         Returns
         -------
-        float
+        score : float
+            R² of ``predict(X, lengths)`` against ``y``.
         """
         check_is_fitted(self)
         X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
@@ -312,7 +334,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        collections.OrderedDict of str to ndarray (copies)
+        state_dict : collections.OrderedDict of str to ndarray
+            Copies of the weights, in storage order.
         """
         check_is_fitted(self)
         return OrderedDict((name if name.startswith("head.") else f"rnn.{name}", view.copy())
@@ -335,7 +358,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : object
+            The estimator with the new weights.
+
+        Raises
+        ------
+        ValueError
+            If a name is missing or unexpected, a shape does not match, or a value
+            is NaN or infinite; the estimator is left as it was.
         """
         self._validate_params()
         arrays = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
@@ -378,6 +408,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         path : str or path-like
+            File to write, used as given (``.npz`` is the usual suffix).
         """
         check_is_fitted(self)
         io.save(self, path)
