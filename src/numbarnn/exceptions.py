@@ -50,3 +50,10 @@ class FitManyError(RuntimeError):
 
     def __reduce__(self):
         return type(self), (self.errors, self.estimators)
+
+
+class DeviceUnavailableError(RuntimeError):
+    """``device='cuda'`` was asked for, but numba-cuda or a usable NVIDIA GPU is missing.
+
+    The message says which; ``pip install "numbarnn[cuda]"`` installs numba-cuda.
+    """

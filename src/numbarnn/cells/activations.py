@@ -47,14 +47,20 @@ def _exact_sigmoid(x):
     return e / (1.0 + e)
 
 
+# Called from Python (the CUDA simulator runs kernels as Python), these return NumPy
+# scalars: a Python float would take the type of a float32 operand it meets.
+
+
 def tanh(x):
     """Hyperbolic tangent (exact in float64, rational approximation in float32)."""
-    return _rational_tanh(x) if isinstance(x, np.float32) else math.tanh(x)
+    return _rational_tanh(x) if isinstance(x, np.float32) else np.float64(math.tanh(x))
 
 
 def sigmoid(x):
     """Logistic function (exact in float64, via the rational tanh in float32)."""
-    return HALF * _rational_tanh(HALF * x) + HALF if isinstance(x, np.float32) else _exact_sigmoid(x)
+    if isinstance(x, np.float32):
+        return HALF * _rational_tanh(HALF * x) + HALF
+    return np.float64(_exact_sigmoid(x))
 
 
 @overload(tanh, target="generic", inline="always")

@@ -1,0 +1,493 @@
+"""CUDA backend: the CPU backend's contract on ``numba.cuda`` device arrays.
+
+The cells' ``step`` and ``step_grad`` are the same source as on the CPU (registered
+for every target by :func:`numbarnn._compile.pointwise`), compiled into the kernels
+below as device code.
+
+Kernels:
+
+- ``gemm``: a tiled, shared-memory matrix product for the input projection over
+  all T * B rows, the input gradient and every weight gradient.
+- one persistent kernel per cell and direction for the recurrence: a single launch
+  runs every time step. Each thread block owns a group of batch rows (rows are
+  independent in time) and its threads the (row, unit) pairs of that group; they
+  read the previous state from the block's own output and meet at a barrier after
+  each step, so no launch happens per step. The recurrent weights are read from
+  global memory (cached in L1/L2).
+
+Layout and semantics are the CPU backend's: time-major (T, B, ...) arrays, padded
+steps carry the state, ``dhs`` is overwritten with the total dL/dh_t. ``numba.cuda``
+is imported with this module, so import it only for ``device='cuda'``;
+:func:`require` says what is missing when it cannot be used.
+"""
+
+import functools
+import importlib.util
+import math
+
+import numba
+import numpy as np
+from numba import cuda
+
+from ..cells import gru, lstm, rnn
+from ..cells.activations import ONE, ZERO, sigmoid
+from ..exceptions import DeviceUnavailableError
+from . import cpu
+from .cpu import PEEPHOLE_ROWS, _block
+
+SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
+TILE = 4 if SIMULATOR else 16  # the simulator runs one Python thread per GPU thread
+MAX_THREADS = 16 if SIMULATOR else 256
+
+
+def require():
+    """Raise :class:`~numbarnn.exceptions.DeviceUnavailableError` unless a CUDA GPU is usable."""
+    if SIMULATOR:
+        return
+    if not cuda.is_available():
+        if importlib.util.find_spec("numba_cuda") is None:
+            raise DeviceUnavailableError(
+                "device='cuda' needs numba-cuda and an NVIDIA GPU: numba-cuda is not installed "
+                "(pip install 'numbarnn[cuda]')")
+        raise DeviceUnavailableError(
+            "device='cuda' found no usable NVIDIA GPU or CUDA driver "
+            "(numba.cuda.is_available() is False; numba.cuda.detect() tells why)")
+
+
+
+# --- the recurrence: one persistent launch per direction ----------------------------------------
+#
+# Step t of row b starts from step tp (t - 1, or t + 1 in reverse); in backward, the
+# gradient arrives from step tn, processed just before t (t + 1, or t - 1 in reverse).
+
+
+def _launch(B, H):
+    """Blocks of ``rows`` batch rows; a block's threads stride over its (row, unit) pairs."""
+    rows = max(1, min(B, MAX_THREADS // H))
+    return math.ceil(B / rows), min(rows * H, MAX_THREADS), rows
+
+
+@cuda.jit
+def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows):
+    T, B, H = hs.shape
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                first = not (0 <= tp < T)
+                h_prev = ZERO if first else hs[tp, b, j]
+                if t < lengths[b]:
+                    a = xproj[t, b, j] + b_hh[j]
+                    if not first:
+                        for k in range(H):
+                            a += w_hh[j, k] * hs[tp, b, k]
+                    h_prev = rnn.step(a, relu)
+                hs[t, b, j] = h_prev
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows):
+    T, B, H = hs.shape
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        tn = t - 1 if reverse else t + 1
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                dh = dhs[t, b, j] + carry[b, j]
+                if 0 <= tn < T:
+                    for i in range(H):
+                        dh += dxproj[tn, b, i] * w_hh[i, j]
+                dhs[t, b, j] = dh
+                if t < lengths[b]:
+                    dxproj[t, b, j] = rnn.step_grad(dh, hs[t, b, j], relu)
+                    carry[b, j] = ZERO
+                else:
+                    dxproj[t, b, j] = ZERO
+                    carry[b, j] = dh
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts, rows):
+    T, B, H = hs.shape
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                first = not (0 <= tp < T)
+                c_prev = ZERO if first else cs[tp, b, j]
+                h_prev = ZERO if first else hs[tp, b, j]
+                if t < lengths[b]:
+                    a_i = xproj[t, b, j] + b_hh[j]  # the f gate's when coupled, unused then
+                    a_f = xproj[t, b, fo + j] + b_hh[fo + j]
+                    a_g = xproj[t, b, go + j] + b_hh[go + j]
+                    a_o = xproj[t, b, oo + j] + b_hh[oo + j]
+                    if not first:
+                        for k in range(H):
+                            h_k = hs[tp, b, k]
+                            a_i += w_hh[j, k] * h_k
+                            a_f += w_hh[fo + j, k] * h_k
+                            a_g += w_hh[go + j, k] * h_k
+                            a_o += w_hh[oo + j, k] * h_k
+                    i, f, g, o, c_prev, h_prev = lstm.step(
+                        a_i, a_f, a_g, a_o, c_prev, peep[0, j], peep[1, j], peep[2, j], coupled)
+                    if not coupled:
+                        acts[t, b, j] = i
+                    acts[t, b, fo + j] = f
+                    acts[t, b, go + j] = g
+                    acts[t, b, oo + j] = o
+                cs[t, b, j] = c_prev
+                hs[t, b, j] = h_prev
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dcs, carry, dc,
+                   rows):
+    T, B, H = dhs.shape
+    G = w_hh.shape[0]
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        tn = t - 1 if reverse else t + 1
+        tp = t + 1 if reverse else t - 1
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                dh = dhs[t, b, j] + carry[b, j]
+                if 0 <= tn < T:
+                    for i in range(G):
+                        dh += dxproj[tn, b, i] * w_hh[i, j]
+                dhs[t, b, j] = dh
+                if t < lengths[b]:
+                    c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
+                    f = acts[t, b, fo + j]
+                    i = ONE - f if coupled else acts[t, b, j]
+                    d_i, d_f, d_g, d_o, dcs[t, b, j], dc[b, j] = lstm.step_grad(
+                        dh, dc[b, j], i, f, acts[t, b, go + j], acts[t, b, oo + j], cs[t, b, j],
+                        c_prev, peep[0, j], peep[1, j], peep[2, j], coupled)
+                    if not coupled:
+                        dxproj[t, b, j] = d_i
+                    dxproj[t, b, fo + j] = d_f
+                    dxproj[t, b, go + j] = d_g
+                    dxproj[t, b, oo + j] = d_o
+                    carry[b, j] = ZERO
+                else:
+                    for gate in range(G // H):
+                        dxproj[t, b, gate * H + j] = ZERO
+                    dcs[t, b, j] = dc[b, j]
+                    carry[b, j] = dh
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn, hr, rows):
+    T, B, H = hs.shape
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1
+        first = not (0 <= tp < T)
+        # the r and z gates, and r * h_{t-1} for the reset-before n gate
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B and t < lengths[b]:
+                a_r = xproj[t, b, j] + b_hh[j]
+                a_z = xproj[t, b, H + j] + b_hh[H + j]
+                if not first:
+                    for k in range(H):
+                        a_r += w_hh[j, k] * hs[tp, b, k]
+                        a_z += w_hh[H + j, k] * hs[tp, b, k]
+                r = sigmoid(a_r)
+                acts[t, b, j] = r
+                acts[t, b, H + j] = sigmoid(a_z)
+                hr[b, j] = ZERO if first else r * hs[tp, b, j]
+        cuda.syncthreads()
+        # the n gate and the new state
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                h_prev = ZERO if first else hs[tp, b, j]
+                if t < lengths[b]:
+                    n_rec = b_hh[2 * H + j]
+                    if not first:
+                        for k in range(H):
+                            n_rec += w_hh[2 * H + j, k] * (hs[tp, b, k] if reset_after else hr[b, k])
+                    hn[t, b, j] = n_rec
+                    acts[t, b, 2 * H + j], h_prev = gru.step(
+                        acts[t, b, j], acts[t, b, H + j], xproj[t, b, 2 * H + j], n_rec, h_prev,
+                        reset_after)
+                hs[t, b, j] = h_prev
+        cuda.syncthreads()
+
+
+@cuda.jit
+def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj, dhn, direct,
+                  rows):
+    T, B, H = dhs.shape
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        tn = t - 1 if reverse else t + 1
+        tp = t + 1 if reverse else t - 1
+        # gradients of the gates from dL/dh_t
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B:
+                dh = dhs[t, b, j] + direct[b, j]
+                if 0 <= tn < T:
+                    for i in range(2 * H):
+                        dh += dxproj[tn, b, i] * w_hh[i, j]
+                dhs[t, b, j] = dh
+                if t < lengths[b]:
+                    h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
+                    (dxproj[t, b, j], dxproj[t, b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j],
+                     direct[b, j]) = gru.step_grad(dh, acts[t, b, j], acts[t, b, H + j],
+                                                   acts[t, b, 2 * H + j], hn[t, b, j], h_prev,
+                                                   reset_after)
+                else:
+                    for gate in range(3):
+                        dxproj[t, b, gate * H + j] = ZERO
+                    dhn[t, b, j] = ZERO
+                    direct[b, j] = dh
+        cuda.syncthreads()
+        # through W_hn: into h_{t-1} directly and, reset before, into the r gate
+        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+            b, j = cuda.blockIdx.x * rows + q // H, q % H
+            if b < B and t < lengths[b]:
+                rec = ZERO
+                for i in range(H):
+                    rec += dhn[t, b, i] * w_hh[2 * H + i, j]
+                if reset_after:
+                    direct[b, j] += rec
+                else:
+                    h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
+                    r = acts[t, b, j]
+                    dxproj[t, b, j] = rec * h_prev * r * (ONE - r)
+                    direct[b, j] += rec * r
+        cuda.syncthreads()
+
+
+# --- products and reductions over all T * B rows --------------------------------------------
+
+
+@functools.cache
+def _gemm(dtype):
+    """The tiled product kernel for one dtype (its shared-memory tiles are typed)."""
+    nbtype = numba.from_dtype(np.dtype(dtype))
+
+    @cuda.jit
+    def gemm(a, b, c, trans_a, trans_b):
+        """c = op(a) @ op(b), op transposing where asked: (M, K) @ (K, N) -> (M, N)."""
+        sa = cuda.shared.array((TILE, TILE), nbtype)
+        sb = cuda.shared.array((TILE, TILE), nbtype)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        m, n = cuda.blockIdx.y * TILE + ty, cuda.blockIdx.x * TILE + tx
+        M, N = c.shape
+        K = a.shape[0] if trans_a else a.shape[1]
+        acc = nbtype(0)
+        for k0 in range(0, K, TILE):
+            ka, kb = k0 + tx, k0 + ty
+            sa[ty, tx] = (a[ka, m] if trans_a else a[m, ka]) if m < M and ka < K else nbtype(0)
+            sb[ty, tx] = (b[n, kb] if trans_b else b[kb, n]) if n < N and kb < K else nbtype(0)
+            cuda.syncthreads()
+            for kk in range(TILE):
+                acc += sa[ty, kk] * sb[kk, tx]
+            cuda.syncthreads()
+        if m < M and n < N:
+            c[m, n] = acc
+
+    return gemm
+
+
+def matmul(a, b, trans_a=False, trans_b=False, out=None):
+    """op(a) @ op(b) for 2D device arrays, into ``out`` if given."""
+    M = a.shape[1] if trans_a else a.shape[0]
+    N = b.shape[0] if trans_b else b.shape[1]
+    if out is None:
+        out = cuda.device_array((M, N), a.dtype)
+    grid = (math.ceil(N / TILE), math.ceil(M / TILE))
+    _gemm(a.dtype)[grid, (TILE, TILE)](a, b, out, trans_a, trans_b)
+    return out
+
+
+def _blocks(n):
+    """Blocks of MAX_THREADS threads for one thread per item."""
+    return max(1, math.ceil(n / MAX_THREADS))
+
+
+@cuda.jit
+def _column_sums(a, weight, weighted, out):
+    """out[j] = sum_r a[r, j], each term times weight[r, j] if ``weighted``."""
+    j = cuda.grid(1)
+    if j < a.shape[1]:
+        total = ZERO
+        for r in range(a.shape[0]):
+            total += a[r, j] * weight[r, j] if weighted else a[r, j]
+        out[j] = total
+
+
+def column_sums(a, weight=None, out=None):
+    """Sum over the rows of a 2D device array, each term weighted by ``weight`` if given."""
+    if out is None:
+        out = cuda.device_array(a.shape[1], a.dtype)
+    _column_sums[_blocks(a.shape[1]), MAX_THREADS](a, a if weight is None else weight,
+                                                  weight is not None, out)
+    return out
+
+
+@cuda.jit
+def _fill(a, value):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = value
+
+
+def zeros(shape, dtype):
+    """A device array of zeros."""
+    out = cuda.device_array(shape, dtype)
+    _fill[_blocks(out.size), MAX_THREADS](out.reshape(out.size), 0)
+    return out
+
+
+@cuda.jit
+def _add_row(a, row):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i // a.shape[1], i % a.shape[1]] += row[i % a.shape[1]]
+
+
+@cuda.jit
+def _shift(hs, reverse, scale, scaled, prev):
+    """prev[t] = hs[t - 1] (hs[t + 1] in reverse), times scale[t] if ``scaled``; zeros first."""
+    i = cuda.grid(1)
+    T, B, H = hs.shape
+    if i < hs.size:
+        t, b, j = i // (B * H), i // H % B, i % H
+        tp = t + 1 if reverse else t - 1
+        if 0 <= tp < T:
+            prev[t, b, j] = hs[tp, b, j] * scale[t, b, j] if scaled else hs[tp, b, j]
+        else:
+            prev[t, b, j] = ZERO
+
+
+def _previous_states(hs, reverse, scale=None):
+    """The state each step starts from, times ``scale`` (an array like hs) if given."""
+    prev = cuda.device_array_like(hs)
+    _shift[_blocks(hs.size), MAX_THREADS](hs, reverse, hs if scale is None else scale,
+                                          scale is not None, prev)
+    return prev
+
+
+def _rows(a):
+    """A (T, B, N) device array as (T * B, N)."""
+    return a.reshape(a.shape[0] * a.shape[1], a.shape[2])
+
+
+# --- one direction of one layer -------------------------------------------------------------
+
+
+def _full_peepholes(cell, w, hidden_size, dtype):
+    full = np.zeros((3, hidden_size), dtype)
+    if cell.peepholes:
+        weight_ch = w["weight_ch"].copy_to_host()
+        for row, gate in enumerate(cell.peepholes):
+            full[PEEPHOLE_ROWS.index(gate)] = weight_ch[row]
+    return cuda.to_device(full)
+
+
+def direction_forward(cell, x, w, lengths, reverse):
+    """Run one direction of one layer on the GPU.
+
+    Parameters and returns are those of :func:`numbarnn.backends.cpu.direction_forward`,
+    with device arrays in place of ndarrays.
+    """
+    T, B, _ = x.shape
+    H = w["weight_hh"].shape[1]
+    xproj = matmul(_rows(x), w["weight_ih"], trans_b=True)
+    _add_row[_blocks(xproj.size), MAX_THREADS](xproj, w["bias_ih"])
+    xproj = xproj.reshape(T, B, xproj.shape[1])
+    hs = cuda.device_array((T, B, H), x.dtype)
+    acts = zeros(xproj.shape, x.dtype)
+    grid, block, rows = _launch(B, H)
+    w_hh, b_hh = w["weight_hh"], w["bias_hh"]
+    if cell.name == "rnn":
+        cache = (hs,)
+        _rnn_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse,
+                                  cell.nonlinearity == "relu", hs, rows)
+    elif cell.name == "lstm":
+        cache = (hs, cuda.device_array_like(hs), acts, _full_peepholes(cell, w, H, x.dtype))
+        _lstm_forward[grid, block](xproj, w_hh, b_hh, cache[3], lengths, reverse, cell.coupled,
+                                   hs, cache[1], acts, rows)
+    else:
+        cache = (hs, acts, zeros(hs.shape, x.dtype))
+        _gru_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse, cell.reset_after, hs,
+                                  acts, cache[2], cuda.device_array((B, H), x.dtype), rows)
+    return hs, cache
+
+
+def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
+    """Backprop through time for one direction of one layer on the GPU.
+
+    Parameters and returns are those of :func:`numbarnn.backends.cpu.direction_backward`,
+    with device arrays in place of ndarrays.
+    """
+    T, B, D = x.shape
+    w_hh = w["weight_hh"]
+    H = w_hh.shape[1]
+    hs = cache[0]
+    dxproj = cuda.device_array((T, B, w_hh.shape[0]), hs.dtype)
+    carry = zeros((B, H), hs.dtype)
+    grid, block, rows = _launch(B, H)
+    if cell.name == "rnn":
+        _rnn_backward[grid, block](dhs, hs, w_hh, lengths, reverse, cell.nonlinearity == "relu",
+                                   dxproj, carry, rows)
+    elif cell.name == "lstm":
+        _, cs, acts, peep = cache
+        dcs = cuda.device_array_like(hs)
+        _lstm_backward[grid, block](dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
+                                    dxproj, dcs, carry, zeros((B, H), hs.dtype), rows)
+    else:
+        _, acts, hn = cache
+        dhn = cuda.device_array_like(hs)
+        _gru_backward[grid, block](dhs, acts, hn, hs, w_hh, lengths, reverse, cell.reset_after,
+                                   dxproj, dhn, carry, rows)
+
+    rows_x, rows_d = _rows(x), _rows(dxproj)
+    prev = _rows(_previous_states(hs, reverse))
+    grads = {"weight_ih": matmul(rows_d, rows_x, trans_a=True), "bias_ih": column_sums(rows_d)}
+    grads["weight_hh"] = cuda.device_array(w_hh.shape, hs.dtype)
+    grads["bias_hh"] = cuda.device_array(w_hh.shape[0], hs.dtype)
+    if cell.name == "gru":
+        rows_n = _rows(dhn)
+        n_input = prev if cell.reset_after else _rows(_previous_states(hs, reverse, acts[:, :, :H]))
+        matmul(rows_d[:, : 2 * H], prev, trans_a=True, out=grads["weight_hh"][: 2 * H])
+        matmul(rows_n, n_input, trans_a=True, out=grads["weight_hh"][2 * H :])
+        grads["bias_hh"][: 2 * H].copy_to_device(grads["bias_ih"][: 2 * H])
+        column_sums(rows_n, out=grads["bias_hh"][2 * H :])
+    else:
+        matmul(rows_d, prev, trans_a=True, out=grads["weight_hh"])
+        grads["bias_hh"].copy_to_device(grads["bias_ih"])
+    if cell.peepholes:
+        # the i and f pre-activations see c_{t-1}, the o pre-activation sees c_t
+        seen = {"i": _rows(_previous_states(cs, reverse)), "o": _rows(cs)}
+        seen["f"] = seen["i"]
+        grads["weight_ch"] = cuda.device_array((len(cell.peepholes), H), hs.dtype)
+        for row, g in enumerate(cell.peepholes):
+            column_sums(rows_d[:, _block(cell, g, H)], seen[g], out=grads["weight_ch"][row])
+    dx = matmul(rows_d, w["weight_ih"]).reshape(T, B, D)
+    state_grads = {"h": dhs, "c": dcs} if cell.name == "lstm" else {"h": dhs}
+    return dx, grads, state_grads
+
+
+def gate_activations(cell, cache):
+    """Gate activations (T, B, H) by name, copied to the host."""
+    return cpu.gate_activations(cell, tuple(
+        a.copy_to_host() if hasattr(a, "copy_to_host") else a for a in cache))

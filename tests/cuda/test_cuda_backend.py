@@ -1,0 +1,96 @@
+"""The CUDA backend against the CPU backend, under the CUDA simulator.
+
+Run by tests/test_cuda_simulator.py in a separate process with NUMBA_ENABLE_CUDASIM=1
+(it must be set before numba is imported); tiny shapes, since the simulator runs a
+Python thread per GPU thread.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+    pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 (run through tests/test_cuda_simulator.py)",
+                allow_module_level=True)
+
+from numba import cuda  # noqa: E402
+
+from numbarnn import GRUCell, LSTMCell, RNNCell, RecurrentNetwork  # noqa: E402
+from numbarnn.backends import cpu  # noqa: E402
+from numbarnn.backends import cuda as gpu  # noqa: E402
+
+CELLS = {
+    "rnn-tanh": RNNCell("tanh"),
+    "rnn-relu": RNNCell("relu"),
+    "lstm": LSTMCell(),
+    "lstm-peephole-coupled": LSTMCell(peephole=True, coupled=True),
+    "lstm-peephole": LSTMCell(peephole=True),
+    "gru-reset-after": GRUCell(reset_after=True),
+    "gru-reset-before": GRUCell(reset_after=False),
+}
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def _direction_inputs(cell, dtype, seed, T=4, B=3, D=2, H=3):
+    net = RecurrentNetwork(cell, D, H)
+    views = net.layout.views(net.init_params(seed, dtype))
+    w = {key: np.ascontiguousarray(views[f"{key}_l0"])
+         for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
+         if f"{key}_l0" in views}
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    dhs = rng.standard_normal((T, B, H)).astype(dtype)
+    lengths = np.array([T, 2, 1][:B], np.int64)
+    return x, w, dhs, lengths
+
+
+def _close(ours, expected, dtype, what):
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    err = float(np.max(np.abs(np.asarray(ours, np.float64) - expected))) / scale
+    assert err < TOLERANCE[dtype], f"{what}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_direction_matches_cpu(name, reverse, dtype):
+    cell = CELLS[name]
+    x, w, dhs, lengths = _direction_inputs(cell, dtype, seed=len(name) + reverse)
+    hs, cache = cpu.direction_forward(cell, x, w, lengths, reverse)
+    dx, grads, states = cpu.direction_backward(cell, x, w, cache, dhs.copy(), lengths, reverse)
+
+    dev = {key: cuda.to_device(value) for key, value in w.items()}
+    d_lengths = cuda.to_device(lengths)
+    d_x = cuda.to_device(x)
+    d_hs, d_cache = gpu.direction_forward(cell, d_x, dev, d_lengths, reverse)
+    _close(d_hs.copy_to_host(), hs, dtype, "hs")
+    for gate, acts in gpu.gate_activations(cell, d_cache).items():
+        _close(np.asarray(acts), cpu.gate_activations(cell, cache)[gate], dtype, f"gate {gate}")
+    d_dx, d_grads, d_states = gpu.direction_backward(cell, d_x, dev, d_cache, cuda.to_device(dhs),
+                                                     d_lengths, reverse)
+    _close(d_dx.copy_to_host(), dx, dtype, "dx")
+    assert set(d_grads) == set(grads)
+    for key, g in grads.items():
+        _close(d_grads[key].copy_to_host(), g, dtype, key)
+    for key, g in states.items():
+        _close(d_states[key].copy_to_host(), g, dtype, f"dL/d{key}")
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_matmul_tiles_and_edges(trans_a, trans_b):
+    rng = np.random.default_rng(0)
+    M, K, N = 6, 9, 5  # not multiples of the tile
+    a = rng.standard_normal((K, M) if trans_a else (M, K))
+    b = rng.standard_normal((N, K) if trans_b else (K, N))
+    out = gpu.matmul(cuda.to_device(a), cuda.to_device(b), trans_a, trans_b).copy_to_host()
+    np.testing.assert_allclose(out, (a.T if trans_a else a) @ (b.T if trans_b else b), rtol=1e-12)
+
+
+def test_column_sums_weighted():
+    rng = np.random.default_rng(1)
+    a, w = rng.standard_normal((7, 20)), rng.standard_normal((7, 20))
+    np.testing.assert_allclose(gpu.column_sums(cuda.to_device(a)).copy_to_host(), a.sum(0))
+    np.testing.assert_allclose(
+        gpu.column_sums(cuda.to_device(a), cuda.to_device(w)).copy_to_host(), (a * w).sum(0))
