@@ -1,8 +1,8 @@
 """What happens inside a fitted network: gradient flow over time steps and gate activity.
 
 A plain RNN's gradient dL/dh_t shrinks (or grows) by a factor tanh'(a) W_hh at every
-step back in time; an LSTM's cell state passes it on through the forget gate, and a
-GRU's state through (1 - z). :func:`gradient_flow` measures that decay with the same
+step back in time; an LSTM's cell state passes it on through the forget gate f, and a
+GRU's state through its update gate z (h_t = (1 - z) n + z h_{t-1}). :func:`gradient_flow` measures that decay with the same
 compiled backprop through time that trains the model; :func:`gate_statistics` shows
 how open or saturated the gates are.
 
@@ -39,8 +39,14 @@ def gradient_flow(estimator, X, y, lengths=None):
     Parameters
     ----------
     estimator : fitted RNNRegressor, LSTMRegressor or GRURegressor
-    X, y, lengths
-        A batch, as for ``fit``; the loss is the training loss (MSE) on it.
+        The model to examine; it is not changed.
+    X : array-like of shape (n, T, d) or (n, T), or list of arrays
+        A batch of sequences, as for ``fit``.
+    y : array-like
+        Their targets, as for ``fit``; the loss is the training loss (MSE) on
+        the batch.
+    lengths : array-like of int, shape (n,), optional
+        Valid steps per sequence.
 
     Returns
     -------
@@ -65,8 +71,11 @@ def gate_statistics(estimator, X, lengths=None):
     Parameters
     ----------
     estimator : fitted LSTMRegressor or GRURegressor
-    X, lengths
-        A batch, as for ``predict``.
+        The model to examine.
+    X : array-like of shape (n, T, d) or (n, T), or list of arrays
+        A batch of sequences, as for ``predict``.
+    lengths : array-like of int, shape (n,), optional
+        Valid steps per sequence.
 
     Returns
     -------
@@ -75,6 +84,11 @@ def gate_statistics(estimator, X, lengths=None):
         (LSTM ``'i'``, ``'f'``, ``'o'``; GRU ``'r'``, ``'z'``) to a dict with ``'mean'``,
         array (T,) of the mean activation over units and valid sequences, and
         ``'saturated'``, the fraction of activations below 0.05 or above 0.95.
+
+    Raises
+    ------
+    ValueError
+        For an RNNRegressor, which has no gates.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
     network = estimator._network
@@ -117,6 +131,7 @@ def plot_gradient_flow(flow, ax=None, label=None):
     Returns
     -------
     matplotlib Axes
+        The axes drawn on.
     """
     ax = _axes(ax)
     for key, norms in flow.items():
@@ -138,6 +153,7 @@ def plot_gate_statistics(stats, ax=None, label=None, layer="l0"):
     stats : dict
         As returned by :func:`gate_statistics`.
     ax : matplotlib Axes, optional
+        Axes to draw on (new figure if None).
     label : str, optional
         Prefix of the legend entries.
     layer : str, default='l0'
@@ -146,6 +162,8 @@ def plot_gate_statistics(stats, ax=None, label=None, layer="l0"):
     Returns
     -------
     matplotlib Axes
+        The axes drawn on; the mean of each gate is a solid line, the saturated
+        fraction a dotted one.
     """
     ax = _axes(ax)
     for gate, values in stats[layer].items():
@@ -167,10 +185,12 @@ def plot_loss_curves(estimators, ax=None):
     estimators : dict of str to fitted estimator
         Legend label to estimator.
     ax : matplotlib Axes, optional
+        Axes to draw on (new figure if None).
 
     Returns
     -------
     matplotlib Axes
+        The axes drawn on.
     """
     ax = _axes(ax)
     for label, estimator in estimators.items():

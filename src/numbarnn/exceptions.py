@@ -14,6 +14,9 @@ class TrainingDivergedError(RuntimeError):
         Epoch (1-based, counted over the estimator's life) in which it happened.
     batch : int
         Batch within that epoch (1-based).
+    loss : float
+        That batch's loss (NaN or infinite, or finite when only the gradient or
+        the updated weights were not).
     """
 
     def __init__(self, epoch, batch, loss):

@@ -21,7 +21,17 @@ def _jsonable(value):
 
 
 def save(estimator, path):
-    """Write a fitted estimator to ``path`` (``.npz``); see :func:`load`."""
+    """Write a fitted estimator to ``path`` (``.npz``); see :func:`load`.
+
+    ``estimator.save(path)`` calls this.
+
+    Parameters
+    ----------
+    estimator : fitted RNNRegressor, LSTMRegressor or GRURegressor
+        The estimator to save.
+    path : str or path-like
+        File to write, used as given (``.npz`` is the usual suffix).
+    """
     params = {k: _jsonable(v) for k, v in estimator.get_params(deep=False).items()}
     attributes = {k: getattr(estimator, k) for k in FITTED}
     attributes["y_ndim"] = estimator._y_ndim
@@ -40,11 +50,18 @@ def load(path):
     Parameters
     ----------
     path : str or path-like
+        A file written by ``save``.
 
     Returns
     -------
     RNNRegressor, LSTMRegressor or GRURegressor
         Fitted, with its parameters, weights and training history.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a numbarnn estimator file, or of an unknown format
+        version or class.
     """
     from . import estimators
 

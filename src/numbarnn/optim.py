@@ -51,6 +51,13 @@ def clip_grad_norm(grad, max_norm):
     As ``torch.nn.utils.clip_grad_norm_``: the scale is max_norm / (norm + 1e-6),
     applied only when it is below one.
 
+    Parameters
+    ----------
+    grad : ndarray
+        Gradient (any shape), scaled in place.
+    max_norm : float
+        Largest allowed L2 norm; ``numpy.inf`` only measures.
+
     Returns
     -------
     float
@@ -69,9 +76,20 @@ class Adam:
     Parameters
     ----------
     lr : float, default=1e-3
+        Step size.
     betas : tuple of float, default=(0.9, 0.999)
+        Decay rates of the running means of the gradient and of its square.
     eps : float, default=1e-8
+        Added to the denominator for numerical stability.
     weight_decay : float, default=0.0
+        L2 penalty: ``weight_decay * params`` is added to the gradient.
+
+    Attributes
+    ----------
+    m, v : ndarray or None
+        Running first and second moments, created at the first step.
+    t : int
+        Steps taken.
     """
 
     decoupled = False
@@ -82,7 +100,15 @@ class Adam:
         self.t = 0
 
     def step(self, params, grad):
-        """Update ``params`` in place from ``grad``."""
+        """Update ``params`` in place from ``grad``.
+
+        Parameters
+        ----------
+        params : ndarray
+            Flat parameter vector, updated in place.
+        grad : ndarray
+            Its gradient, of the same shape.
+        """
         if self.m is None:
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
         self.t += 1
@@ -96,8 +122,11 @@ class AdamW(Adam):
     Parameters
     ----------
     lr : float, default=1e-3
+        Step size.
     betas : tuple of float, default=(0.9, 0.999)
+        Decay rates of the running means of the gradient and of its square.
     eps : float, default=1e-8
+        Added to the denominator for numerical stability.
     weight_decay : float, default=1e-2
         Each step first shrinks the parameters by ``lr * weight_decay``.
     """
@@ -114,10 +143,20 @@ class SGD:
     Parameters
     ----------
     lr : float, default=1e-2
+        Step size.
     momentum : float, default=0.0
+        Momentum factor (0: plain gradient descent).
     nesterov : bool, default=False
         Nesterov momentum; needs ``momentum > 0``.
     weight_decay : float, default=0.0
+        L2 penalty: ``weight_decay * params`` is added to the gradient.
+
+    Attributes
+    ----------
+    buf : ndarray or None
+        Momentum buffer, created at the first step.
+    t : int
+        Steps taken.
     """
 
     def __init__(self, lr=1e-2, momentum=0.0, nesterov=False, weight_decay=0.0):
@@ -128,7 +167,15 @@ class SGD:
         self.t = 0
 
     def step(self, params, grad):
-        """Update ``params`` in place from ``grad``."""
+        """Update ``params`` in place from ``grad``.
+
+        Parameters
+        ----------
+        params : ndarray
+            Flat parameter vector, updated in place.
+        grad : ndarray
+            Its gradient, of the same shape.
+        """
         if self.buf is None:
             self.buf = np.zeros_like(params)
         self.t += 1

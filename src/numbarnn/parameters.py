@@ -10,6 +10,15 @@ class ParameterLayout:
     ----------
     shapes : dict of str to tuple of int
         Parameter names and shapes, in storage order.
+
+    Attributes
+    ----------
+    shapes : dict of str to tuple of int
+        Parameter names and shapes, in storage order.
+    offsets : dict of str to int
+        Where each parameter starts in the flat vector.
+    size : int
+        Length of the flat vector.
     """
 
     def __init__(self, shapes):
@@ -28,13 +37,37 @@ class ParameterLayout:
         return len(self.shapes)
 
     def view(self, flat, name):
-        """The parameter ``name`` as a view into ``flat`` (writes go through)."""
+        """The parameter ``name`` as a view into ``flat`` (writes go through).
+
+        Parameters
+        ----------
+        flat : ndarray of shape (size,)
+            The flat parameter vector.
+        name : str
+            A parameter name, e.g. ``'weight_hh_l0'``.
+
+        Returns
+        -------
+        ndarray
+            A view of shape ``shapes[name]``.
+        """
         start = self.offsets[name]
         shape = self.shapes[name]
         return flat[start : start + math.prod(shape)].reshape(shape)
 
     def views(self, flat):
-        """All parameters as a dict of views into ``flat``, in storage order."""
+        """All parameters as a dict of views into ``flat``, in storage order.
+
+        Parameters
+        ----------
+        flat : ndarray of shape (size,)
+            The flat parameter vector.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Name to view (writes go through to ``flat``).
+        """
         if flat.shape != (self.size,):
             raise ValueError(f"expected a flat vector of {self.size} values, got shape {flat.shape}")
         return {name: self.view(flat, name) for name in self.shapes}

@@ -27,7 +27,10 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     mean_ : ndarray of shape (d,)
+        Mean of each feature (zeros with ``with_mean=False``).
     scale_ : ndarray of shape (d,)
+        Standard deviation of each feature, 1 where it is zero (ones with
+        ``with_std=False``).
     n_features_in_ : int
         Features per time step.
     """
@@ -49,12 +52,16 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n, T, d) or (n, T), or list of arrays
-        y : ignored
+            Training sequences.
+        y : None
+            Ignored; present for the ``Pipeline`` API.
         lengths : array-like of int, shape (n,), optional
+            Valid steps per sequence; padded steps do not enter the statistics.
 
         Returns
         -------
-        self
+        self : object
+            The fitted scaler.
         """
         self._validate_params()
         X3, lengths = check_sequences(X, lengths, np.float64)
@@ -76,11 +83,33 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return out[:, :, 0] if X.ndim == 2 else out
 
     def transform(self, X):
-        """Standardise ``X``; returns the same shape (or a list for a list)."""
+        """Standardise ``X``: subtract ``mean_`` and divide by ``scale_``, per feature.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            Sequences with the number of features seen in fit.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            The same shape as ``X`` (a list of the same lengths for a list).
+        """
         return self._apply(X, lambda x, mean, scale: (x - mean) / scale)
 
     def inverse_transform(self, X):
-        """Undo :meth:`transform`."""
+        """Undo :meth:`transform`: multiply by ``scale_`` and add ``mean_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, d) or (n, T), or list of arrays
+            Standardised sequences.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            The same shape as ``X`` (a list of the same lengths for a list).
+        """
         return self._apply(X, lambda x, mean, scale: x * scale + mean)
 
 

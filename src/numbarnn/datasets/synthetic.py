@@ -26,13 +26,18 @@ def make_adding_problem(n_samples, n_timesteps, random_state=None):
     Parameters
     ----------
     n_samples : int
+        Number of sequences.
     n_timesteps : int
+        Steps per sequence, at least 2.
     random_state : int, RandomState instance or None
+        Seed of the values and marker positions.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_timesteps, 2)
+        Channel 0: the values; channel 1: the markers.
     y : ndarray of shape (n_samples,)
+        Sum of the two marked values.
     """
     rng = check_random_state(random_state)
     values = rng.uniform(0.0, 1.0, (n_samples, n_timesteps))
@@ -64,15 +69,20 @@ def make_delayed_recall(n_samples, n_timesteps, delay, random_state=None):
     Parameters
     ----------
     n_samples : int
+        Number of sequences.
     n_timesteps : int
+        Steps per sequence.
     delay : int
         Steps between an input and its recall; less than ``n_timesteps``.
     random_state : int, RandomState instance or None
+        Seed of the inputs.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_timesteps, 1)
+        Standard normal inputs.
     y : ndarray of shape (n_samples, n_timesteps)
+        The input ``delay`` steps earlier, 0 for the first ``delay`` steps.
     """
     if delay >= n_timesteps:
         raise ValueError(f"delay ({delay}) must be less than n_timesteps ({n_timesteps})")
