@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 import numbarnn
 from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor, TrainingDivergedError
+from numbarnn.exceptions import DeviceUnavailableError
 from numbarnn.preprocessing import SequenceScaler
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -349,3 +350,15 @@ def test_score_runs_on_n_threads(data, monkeypatch):
     model.predict(X)
     model.score(X, y)
     assert seen == [1, 1]
+
+
+def test_cuda_without_a_gpu_says_what_is_missing():
+    from numba import cuda
+
+    if cuda.is_available():
+        pytest.skip("this machine has a usable GPU")
+    X, y = np.zeros((4, 3, 1)), np.zeros(4)
+    reg = LSTMRegressor(hidden_size=2, device="cuda")
+    with pytest.raises(DeviceUnavailableError, match="numba-cuda|GPU"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_iter_")

@@ -16,14 +16,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import io, threads
+from . import io, threads, training
 from .cells import GRUCell, LSTMCell, RNNCell
+from .exceptions import DeviceUnavailableError
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW
-from .training import train_epoch
 from .validation import check_sequences, check_targets
 
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
+
+
+def _network_class(device):
+    """The network for ``device``: numba.cuda is imported only for 'cuda'."""
+    if device == "cpu":
+        return RecurrentNetwork
+    try:
+        from .backends.cuda_network import DeviceNetwork
+    except ImportError as error:
+        raise DeviceUnavailableError(f"device='cuda' needs numba-cuda, which did not import "
+                                     f"({error}); pip install 'numbarnn[cuda]'") from error
+    return DeviceNetwork
 
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -49,7 +61,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
-        "device": [StrOptions({"cpu"})],
+        "device": [StrOptions({"cpu", "cuda"})],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -66,9 +78,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # --- construction ---------------------------------------------------------------
 
     def _make_network(self, n_features, n_outputs):
-        return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
-                                self.num_layers, self.bidirectional, self.dropout,
-                                self.return_sequences)
+        return _network_class(self.device)(
+            self._cell(), n_features, self.hidden_size, n_outputs, self.num_layers,
+            self.bidirectional, self.dropout, self.return_sequences)
 
     def _make_optimizer(self):
         if self.solver == "sgd":
@@ -203,13 +215,16 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def _run_epochs(self, train, valid, epochs, incremental):
         last_good = self._params.copy()
+        with training.epochs(self._network, self._params, self._optimizer, train) as run_epoch:
+            self._epochs(run_epoch, len(train[0]), valid, epochs, incremental, last_good)
+
+    def _epochs(self, run_epoch, n_train, valid, epochs, incremental, last_good):
         for _ in range(epochs):
             start = time.perf_counter()
-            loss = train_epoch(self._network, self._params, self._optimizer, train,
-                               self.batch_size, self._rng, self.clip_norm, self.n_iter_ + 1,
-                               last_good, self.shuffle, self._progress if self.verbose else None)
+            loss = run_epoch(self.batch_size, self._rng, self.clip_norm, self.n_iter_ + 1,
+                             last_good, self.shuffle, self._progress if self.verbose else None)
             self.n_iter_ += 1
-            self.t_ += len(train[0])
+            self.t_ += n_train
             self.loss_curve_.append(loss)
             line = f"Epoch {self.n_iter_}: loss {loss:.6g}"
             if valid is not None:
@@ -454,8 +469,12 @@ _COMMON_PARAMETERS = """
         Clip the gradient's global L2 norm to this value; None turns clipping off.
     dtype : {'float32', 'float64'}, default='float32'
         Precision of weights and computation.
-    device : {'cpu'}, default='cpu'
-        Where to compute.
+    device : {'cpu', 'cuda'}, default='cpu'
+        Where to compute. 'cuda' runs on an NVIDIA GPU through numba-cuda
+        (``pip install "numbarnn[cuda]"``): the weights, the optimizer's state and
+        the training data stay on the GPU during ``fit``, which reads the loss and the
+        weights back once per epoch. Without numba-cuda or a GPU, fitting raises
+        :class:`~numbarnn.exceptions.DeviceUnavailableError`.
     n_threads : int or None, default=None
         Threads for the computation (Numba's thread pool; BLAS is capped to the
         same number). None: Numba's default, one per core.

@@ -9,32 +9,44 @@ import math
 
 import numpy as np
 
-from ._compile import kernel
+from ._compile import kernel, pointwise
+
+
+@pointwise
+def adam_element(p, g, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+    """One parameter's Adam update: (p, m, v) after the step (CPU and CUDA)."""
+    if decoupled:
+        p -= lr * weight_decay * p
+    else:
+        g += weight_decay * p
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * g * g
+    p -= (lr / (1.0 - beta1**step)) * m / (math.sqrt(v) / math.sqrt(1.0 - beta2**step) + eps)
+    return p, m, v
+
+
+@pointwise
+def sgd_element(p, g, buf, lr, momentum, nesterov, weight_decay):
+    """One parameter's SGD update: (p, buf) after the step (CPU and CUDA)."""
+    g = g + weight_decay * p
+    if momentum != 0.0:
+        buf = momentum * buf + g
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g, buf
 
 
 @kernel
 def _adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step):
-    c1 = 1.0 - beta1**step
-    c2 = math.sqrt(1.0 - beta2**step)
     for i in range(params.size):
-        g = grad[i]
-        if decoupled:
-            params[i] -= lr * weight_decay * params[i]
-        else:
-            g += weight_decay * params[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-        params[i] -= (lr / c1) * m[i] / (math.sqrt(v[i]) / c2 + eps)
+        params[i], m[i], v[i] = adam_element(params[i], grad[i], m[i], v[i], lr, beta1, beta2,
+                                             eps, weight_decay, decoupled, step)
 
 
 @kernel
 def _sgd_update(params, grad, buf, lr, momentum, nesterov, weight_decay):
     for i in range(params.size):
-        g = grad[i] + weight_decay * params[i]
-        if momentum != 0.0:
-            buf[i] = momentum * buf[i] + g
-            g = g + momentum * buf[i] if nesterov else buf[i]
-        params[i] -= lr * g
+        params[i], buf[i] = sgd_element(params[i], grad[i], buf[i], lr, momentum, nesterov,
+                                        weight_decay)
 
 
 @kernel

@@ -1,6 +1,8 @@
 """One training epoch over shuffled mini-batches, stopping cleanly when the loss diverges."""
 
+import functools
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -64,3 +66,20 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
             progress(batch, n_batches, total / min(start + batch_size, n))
             shown = time.perf_counter()
     return total / n
+
+
+@contextmanager
+def epochs(net, params, optimizer, data):
+    """A function running one epoch, called as :func:`train_epoch` without its first four arguments.
+
+    A network with a ``trainer`` (the GPU's) keeps ``data`` and the optimizer's state on
+    its device until the block exits.
+    """
+    if not hasattr(net, "trainer"):
+        yield functools.partial(train_epoch, net, params, optimizer, data)
+        return
+    trainer = net.trainer(params, optimizer, data)
+    try:
+        yield trainer
+    finally:
+        trainer.close()
