@@ -181,6 +181,16 @@ def test_early_stopping_keeps_best_weights(data):
     assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
+def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data):
+    X, y = data
+    model = small(early_stopping=True, validation_fraction=0.25, max_iter=6,
+                  n_iter_no_change=50, learning_rate_init=0.3)
+    model.fit(X, y)
+    assert model.n_iter_ == 6
+    _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5))
+    assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
+
+
 def test_tol_stops_training(data):
     X, y = data
     model = small(max_iter=100, n_iter_no_change=2, tol=1e9).fit(X, y)

@@ -242,9 +242,12 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                     print(f"Stopped: no improvement above tol={self.tol} for "
                           f"{self.n_iter_no_change} epochs", flush=True)
                 return
-        if not incremental:
-            warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization "
-                          "hasn't converged yet.", ConvergenceWarning)
+        if incremental:
+            return
+        if valid is not None and hasattr(self, "_best_params"):  # as MLPRegressor
+            self._params[...] = self._best_params
+        warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization "
+                      "hasn't converged yet.", ConvergenceWarning)
 
     def _update_no_improvement_count(self, early_stopping):
         """As MLPRegressor: count epochs without improvement by more than ``tol``."""
