@@ -21,7 +21,7 @@ from numba import prange
 
 from .._compile import kernel
 from ..cells import gru, lstm, rnn
-from ..cells.activations import ONE, ZERO, sigmoid
+from ..cells.activations import ONE, sigmoid
 from ..threads import serial_blas
 
 PEEPHOLE_ROWS = "ifo"
@@ -37,6 +37,86 @@ def _row_blocks(n_rows):
 def block_bounds(k, n_blocks, n_rows):
     """Rows [lo, hi) of block k."""
     return k * n_rows // n_blocks, (k + 1) * n_rows // n_blocks
+
+
+# --- one batch row of one step --------------------------------------------------------------
+#
+# The time loops below hand each row's gate math to these functions. Compiled on their
+# own (not inlined into the parallel loop), their unit loops are vectorized by LLVM:
+# the LSTM forward recurrence at M ran in 14 ms instead of 26 ms.
+
+
+@kernel
+def _rnn_row(z, x, b_hh, h, relu):
+    """h = step(x + z + b_hh), z holding the recurrent product h_{t-1} W_hh^T."""
+    for j in range(h.size):
+        h[j] = rnn.step(x[j] + z[j] + b_hh[j], relu)
+
+
+@kernel
+def _rnn_row_grad(dh, h, relu, da):
+    for j in range(h.size):
+        da[j] = rnn.step_grad(dh[j], h[j], relu)
+
+
+@kernel
+def _lstm_row(z, x, b_hh, c, h, a, p_i, p_f, p_o, coupled):
+    """One step of one row: z (G,) holds the recurrent product, overwritten with the
+    pre-activations; c and h are updated in place, a receives the gate activations."""
+    H = c.size
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    for q in range(z.size):
+        z[q] += x[q] + b_hh[q]
+    for j in range(H):
+        i, f, g, o, c[j], h[j] = lstm.step(z[j], z[fo + j], z[go + j], z[oo + j], c[j],
+                                           p_i[j], p_f[j], p_o[j], coupled)
+        a[j] = i  # coupled: fo = 0, so f overwrites it next
+        a[fo + j], a[go + j], a[oo + j] = f, g, o
+
+
+@kernel
+def _lstm_row_grad(dh, dc, a, c, c_prev, p_i, p_f, p_o, coupled, da, dcs):
+    """Backward of one step of one row: fills da (G,) and dcs (H,), carries dc in place."""
+    H = c.size
+    fo = 0 if coupled else H
+    go, oo = fo + H, fo + 2 * H
+    for j in range(H):
+        f = a[fo + j]
+        i = ONE - f if coupled else a[j]
+        d_i, d_f, d_g, d_o, dcs[j], dc[j] = lstm.step_grad(
+            dh[j], dc[j], i, f, a[go + j], a[oo + j], c[j], c_prev[j], p_i[j], p_f[j], p_o[j],
+            coupled)
+        da[j] = d_i  # coupled: overwritten by d_f
+        da[fo + j], da[go + j], da[oo + j] = d_f, d_g, d_o
+
+
+@kernel
+def _gru_row_gates(z, x, b_hh, h, a, hr):
+    """The r and z gates of one row (z holds h_{t-1} W_hrz^T) and r * h_{t-1} into hr."""
+    H = h.size
+    for j in range(H):
+        r = sigmoid(x[j] + z[j] + b_hh[j])
+        a[j] = r
+        a[H + j] = sigmoid(x[H + j] + z[H + j] + b_hh[H + j])
+        hr[j] = r * h[j]
+
+
+@kernel
+def _gru_row_state(z_n, x, b_hh, h, a, hn, reset_after):
+    """The n gate and the new state of one row; z_n holds W_hn h (or W_hn (r * h))."""
+    H = h.size
+    for j in range(H):
+        hn[j] = z_n[j] + b_hh[2 * H + j]
+        a[2 * H + j], h[j] = gru.step(a[j], a[H + j], x[2 * H + j], hn[j], h[j], reset_after)
+
+
+@kernel
+def _gru_row_grad(dh, a, hn, h_prev, reset_after, drz, da_n, dhn, direct):
+    H = dh.size
+    for j in range(H):
+        drz[j], drz[H + j], da_n[j], dhn[j], direct[j] = gru.step_grad(
+            dh[j], a[j], a[H + j], a[2 * H + j], hn[j], h_prev[j], reset_after)
 
 
 # --- Elman RNN ---------------------------------------------------------------------------
@@ -55,8 +135,7 @@ def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, n_blocks):
             np.dot(h[lo:hi], w_hh.T, rec[lo:hi])
             for b in range(lo, hi):
                 if t < lengths[b]:
-                    for j in range(H):
-                        h[b, j] = rnn.step(xproj[t, b, j] + rec[b, j] + b_hh[j], relu)
+                    _rnn_row(rec[b], xproj[t, b], b_hh, h[b], relu)
                 hs[t, b] = h[b]
 
 
@@ -69,24 +148,20 @@ def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, n_blocks):
     """
     T, B, H = hs.shape
     dh = np.zeros((B, H), hs.dtype)
-    carry = np.zeros((B, H), hs.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         for k in prange(n_blocks):
             lo, hi = block_bounds(k, n_blocks, B)
             for b in range(lo, hi):
-                for j in range(H):
-                    dhs[t, b, j] += dh[b, j]
+                dhs[t, b] += dh[b]
                 if t < lengths[b]:
-                    for j in range(H):
-                        dxproj[t, b, j] = rnn.step_grad(dhs[t, b, j], hs[t, b, j], relu)
-                        carry[b, j] = 0.0
+                    _rnn_row_grad(dhs[t, b], hs[t, b], relu, dxproj[t, b])
                 else:
-                    for j in range(H):
-                        dxproj[t, b, j] = 0.0
-                        carry[b, j] = dhs[t, b, j]
+                    dxproj[t, b] = 0.0
             np.dot(dxproj[t, lo:hi], w_hh, dh[lo:hi])
-            dh[lo:hi] += carry[lo:hi]
+            for b in range(lo, hi):
+                if t >= lengths[b]:  # a padded step passes its gradient on unchanged
+                    dh[b] += dhs[t, b]
 
 
 # --- LSTM -------------------------------------------------------------------------------
@@ -99,8 +174,6 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
     Fills ``hs`` and ``cs`` (T, B, H) and ``acts`` (T, B, G*H), the gate activations.
     """
     T, B, H = hs.shape
-    fo = 0 if coupled else H
-    go, oo = fo + H, fo + 2 * H
     h = np.zeros((B, H), hs.dtype)
     c = np.zeros((B, H), hs.dtype)
     rec = np.empty((B, xproj.shape[2]), hs.dtype)
@@ -111,20 +184,8 @@ def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, act
             np.dot(h[lo:hi], w_hh.T, rec[lo:hi])
             for b in range(lo, hi):
                 if t < lengths[b]:
-                    x, r, a = xproj[t, b], rec[b], acts[t, b]
-                    for j in range(H):
-                        a_f = x[fo + j] + r[fo + j] + b_hh[fo + j]
-                        a_i = a_f if coupled else x[j] + r[j] + b_hh[j]  # unused when coupled
-                        i, f, g, o, c[b, j], h[b, j] = lstm.step(
-                            a_i,
-                            a_f,
-                            x[go + j] + r[go + j] + b_hh[go + j],
-                            x[oo + j] + r[oo + j] + b_hh[oo + j],
-                            c[b, j], peep[0, j], peep[1, j], peep[2, j], coupled,
-                        )
-                        if not coupled:
-                            a[j] = i
-                        a[fo + j], a[go + j], a[oo + j] = f, g, o
+                    _lstm_row(rec[b], xproj[t, b], b_hh, c[b], h[b], acts[t, b],
+                              peep[0], peep[1], peep[2], coupled)
                 hs[t, b] = h[b]
                 cs[t, b] = c[b]
 
@@ -137,41 +198,27 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
     return; ``dcs`` receives the total dL/dc_t.
     """
     T, B, H = dhs.shape
-    fo = 0 if coupled else H
-    go, oo = fo + H, fo + 2 * H
     dh = np.zeros((B, H), dhs.dtype)
     dc = np.zeros((B, H), dhs.dtype)
-    carry = np.zeros((B, H), dhs.dtype)
+    no_state = np.zeros(H, dhs.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1
         for k in prange(n_blocks):
             lo, hi = block_bounds(k, n_blocks, B)
             for b in range(lo, hi):
-                da = dxproj[t, b]
-                for j in range(H):
-                    dhs[t, b, j] += dh[b, j]
+                dhs[t, b] += dh[b]
                 if t < lengths[b]:
-                    a = acts[t, b]
-                    for j in range(H):
-                        c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
-                        f = a[fo + j]
-                        i = ONE - f if coupled else a[j]
-                        d_i, d_f, d_g, d_o, dcs[t, b, j], dc[b, j] = lstm.step_grad(
-                            dhs[t, b, j], dc[b, j], i, f, a[go + j], a[oo + j],
-                            cs[t, b, j], c_prev, peep[0, j], peep[1, j], peep[2, j], coupled,
-                        )
-                        if not coupled:
-                            da[j] = d_i
-                        da[fo + j], da[go + j], da[oo + j] = d_f, d_g, d_o
-                        carry[b, j] = 0.0
+                    _lstm_row_grad(dhs[t, b], dc[b], acts[t, b], cs[t, b],
+                                   cs[tp, b] if 0 <= tp < T else no_state,
+                                   peep[0], peep[1], peep[2], coupled, dxproj[t, b], dcs[t, b])
                 else:
-                    da[:] = 0.0
-                    for j in range(H):
-                        carry[b, j] = dhs[t, b, j]
-                        dcs[t, b, j] = dc[b, j]
+                    dxproj[t, b] = 0.0
+                    dcs[t, b] = dc[b]
             np.dot(dxproj[t, lo:hi], w_hh, dh[lo:hi])
-            dh[lo:hi] += carry[lo:hi]
+            for b in range(lo, hi):
+                if t >= lengths[b]:  # a padded step passes its gradient on unchanged
+                    dh[b] += dhs[t, b]
 
 
 # --- GRU --------------------------------------------------------------------------------
@@ -197,20 +244,12 @@ def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts,
             np.dot(h[lo:hi], w_rz.T, rec[lo:hi])
             for b in range(lo, hi):
                 if t < lengths[b]:
-                    x, a = xproj[t, b], acts[t, b]
-                    for j in range(H):
-                        a[j] = sigmoid(x[j] + rec[b, j] + b_hh[j])
-                        a[H + j] = sigmoid(x[H + j] + rec[b, H + j] + b_hh[H + j])
-                        hr[b, j] = a[j] * h[b, j]
+                    _gru_row_gates(rec[b], xproj[t, b], b_hh, h[b], acts[t, b], hr[b])
             np.dot((h if reset_after else hr)[lo:hi], w_n.T, rec_n[lo:hi])
             for b in range(lo, hi):
                 if t < lengths[b]:
-                    x, a = xproj[t, b], acts[t, b]
-                    for j in range(H):
-                        hn[t, b, j] = rec_n[b, j] + b_hh[2 * H + j]
-                        a[2 * H + j], h[b, j] = gru.step(
-                            a[j], a[H + j], x[2 * H + j], hn[t, b, j], h[b, j], reset_after
-                        )
+                    _gru_row_state(rec_n[b], xproj[t, b], b_hh, h[b], acts[t, b], hn[t, b],
+                                   reset_after)
                 hs[t, b] = h[b]
 
 
@@ -226,38 +265,32 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
     direct = np.empty((B, H), dhs.dtype)
     drz = np.empty((B, 2 * H), dhs.dtype)
     rec = np.empty((B, H), dhs.dtype)
+    no_state = np.zeros(H, dhs.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         tp = t + 1 if reverse else t - 1
         for k in prange(n_blocks):
             lo, hi = block_bounds(k, n_blocks, B)
             for b in range(lo, hi):
-                for j in range(H):
-                    dhs[t, b, j] += dh[b, j]
+                dhs[t, b] += dh[b]
                 if t < lengths[b]:
-                    a = acts[t, b]
-                    for j in range(H):
-                        h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
-                        drz[b, j], drz[b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j], direct[b, j] = (
-                            gru.step_grad(dhs[t, b, j], a[j], a[H + j], a[2 * H + j],
-                                          hn[t, b, j], h_prev, reset_after)
-                        )
+                    _gru_row_grad(dhs[t, b], acts[t, b], hn[t, b],
+                                  hs[tp, b] if 0 <= tp < T else no_state, reset_after,
+                                  drz[b], dxproj[t, b, 2 * H :], dhn[t, b], direct[b])
                 else:
                     drz[b] = 0.0
                     dxproj[t, b] = 0.0
                     dhn[t, b] = 0.0
-                    for j in range(H):
-                        direct[b, j] = dhs[t, b, j]
+                    direct[b] = dhs[t, b]
             np.dot(dhn[t, lo:hi], w_n, rec[lo:hi])
             for b in range(lo, hi):
                 if reset_after:
-                    for j in range(H):
-                        direct[b, j] += rec[b, j]
+                    direct[b] += rec[b]
                 elif t < lengths[b]:
+                    h_prev = hs[tp, b] if 0 <= tp < T else no_state
                     for j in range(H):
-                        h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                         r = acts[t, b, j]
-                        drz[b, j] = rec[b, j] * h_prev * r * (ONE - r)
+                        drz[b, j] = rec[b, j] * h_prev[j] * r * (ONE - r)
                         direct[b, j] += rec[b, j] * r
             np.dot(drz[lo:hi], w_rz, dh[lo:hi])
             dh[lo:hi] += direct[lo:hi]
