@@ -67,6 +67,20 @@ def _launch(B, H):
     return math.ceil(B / rows), min(rows * H, MAX_THREADS), rows
 
 
+
+@cuda.jit(device=True)
+def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j):
+    """Total dL/dh_t of (b, j): from above, carried past padded steps, and back through
+    W_hh from the step ``tn`` processed before (its first ``n_gate_rows`` gate rows);
+    written into ``dhs`` and returned."""
+    dh = dhs[t, b, j] + carry[b, j]
+    if 0 <= tn < dhs.shape[0]:
+        for i in range(n_gate_rows):
+            dh += dxproj[tn, b, i] * w_hh[i, j]
+    dhs[t, b, j] = dh
+    return dh
+
+
 @cuda.jit
 def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows):
     T, B, H = hs.shape
@@ -97,11 +111,7 @@ def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows):
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = dhs[t, b, j] + carry[b, j]
-                if 0 <= tn < T:
-                    for i in range(H):
-                        dh += dxproj[tn, b, i] * w_hh[i, j]
-                dhs[t, b, j] = dh
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, H, t, tn, b, j)
                 if t < lengths[b]:
                     dxproj[t, b, j] = rnn.step_grad(dh, hs[t, b, j], relu)
                     carry[b, j] = ZERO
@@ -163,11 +173,7 @@ def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj,
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = dhs[t, b, j] + carry[b, j]
-                if 0 <= tn < T:
-                    for i in range(G):
-                        dh += dxproj[tn, b, i] * w_hh[i, j]
-                dhs[t, b, j] = dh
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, G, t, tn, b, j)
                 if t < lengths[b]:
                     c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
                     f = acts[t, b, fo + j]
@@ -241,11 +247,7 @@ def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = dhs[t, b, j] + direct[b, j]
-                if 0 <= tn < T:
-                    for i in range(2 * H):
-                        dh += dxproj[tn, b, i] * w_hh[i, j]
-                dhs[t, b, j] = dh
+                dh = _incoming_gradient(dhs, direct, dxproj, w_hh, 2 * H, t, tn, b, j)
                 if t < lengths[b]:
                     h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                     (dxproj[t, b, j], dxproj[t, b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j],
