@@ -60,7 +60,7 @@ def gradient_flow(estimator, X, y, lengths=None):
     y, _ = check_targets(y, X, estimator.return_sequences, estimator._params.dtype)
     states = {}
     with threads.limit(estimator.n_threads):
-        estimator._network.loss_and_grad(estimator._params, X, y, lengths, state_grads=states)
+        estimator._engine().loss_and_grad(estimator._params, X, y, lengths, state_grads=states)
     return {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid) for name, g in grads.items()}
             for key, grads in states.items()}
 
@@ -91,7 +91,7 @@ def gate_statistics(estimator, X, lengths=None):
         For an RNNRegressor, which has no gates.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
-    network = estimator._network
+    network = estimator._engine()
     if network.cell.name not in REPORTED_GATES:
         raise ValueError("a plain RNN has no gates; use LSTMRegressor or GRURegressor")
     with threads.limit(estimator.n_threads):

@@ -26,16 +26,20 @@ from .validation import check_sequences, check_targets
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
 
 
-def _network_class(device):
-    """The network for ``device``: numba.cuda is imported only for 'cuda'."""
+def _on_device(network, device):
+    """``network`` computed on ``device``: itself on the CPU, a DeviceNetwork of the same
+    shape for 'cuda' (numba.cuda is imported only then). The estimator stores the CPU
+    network, so it pickles, loads and predicts anywhere once ``device`` is set back."""
     if device == "cpu":
-        return RecurrentNetwork
+        return network
     try:
         from .backends.cuda_network import DeviceNetwork
     except ImportError as error:
         raise DeviceUnavailableError(f"device='cuda' needs numba-cuda, which did not import "
                                      f"({error}); pip install 'numbarnn[cuda]'") from error
-    return DeviceNetwork
+    return DeviceNetwork(network.cell, network.input_size, network.hidden_size,
+                         network.output_size, network.num_layers, network.bidirectional,
+                         network.dropout, network.return_sequences)
 
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -78,9 +82,13 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # --- construction ---------------------------------------------------------------
 
     def _make_network(self, n_features, n_outputs):
-        return _network_class(self.device)(
-            self._cell(), n_features, self.hidden_size, n_outputs, self.num_layers,
-            self.bidirectional, self.dropout, self.return_sequences)
+        return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
+                                self.num_layers, self.bidirectional, self.dropout,
+                                self.return_sequences)
+
+    def _engine(self):
+        """The fitted network, on ``device``."""
+        return _on_device(self._network, self.device)
 
     def _make_optimizer(self):
         if self.solver == "sgd":
@@ -106,6 +114,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.n_iter_, self.t_ = 0, 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
+        self.__dict__.pop("_best_params", None)
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
         else:
@@ -186,6 +195,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if early_stopping:
             train, valid = self._validation_split(X, y, lengths)
         network = self._make_network(X.shape[2], y.shape[-1])
+        _on_device(network, self.device)  # a missing GPU is reported before anything changes
         if not reset and (network.cell != self._network.cell
                           or network.layout.shapes != self._network.layout.shapes):
             raise ValueError("the cell or the network's shape changed since the estimator was "
@@ -215,7 +225,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def _run_epochs(self, train, valid, epochs, incremental):
         last_good = self._params.copy()
-        with training.epochs(self._network, self._params, self._optimizer, train) as run_epoch:
+        with training.epochs(self._engine(), self._params, self._optimizer, train) as run_epoch:
             self._epochs(run_epoch, len(train[0]), valid, epochs, incremental, last_good)
 
     def _epochs(self, run_epoch, n_train, valid, epochs, incremental, last_good):
@@ -272,7 +282,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _forward(self, X, lengths):
         """Network output in chunks of sequences, on ``n_threads`` threads."""
         with threads.limit(self.n_threads):
-            out = [self._network.predict(self._params, X[i : i + PREDICT_CHUNK],
+            engine = self._engine()
+            out = [engine.predict(self._params, X[i : i + PREDICT_CHUNK],
                                          lengths[i : i + PREDICT_CHUNK])
                    for i in range(0, len(X), PREDICT_CHUNK)]
         return np.concatenate(out)

@@ -291,7 +291,7 @@ def _gemm(dtype):
         sa = cuda.shared.array((TILE, TILE), nbtype)
         sb = cuda.shared.array((TILE, TILE), nbtype)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        m, n = cuda.blockIdx.y * TILE + ty, cuda.blockIdx.x * TILE + tx
+        m, n = cuda.blockIdx.x * TILE + ty, cuda.blockIdx.y * TILE + tx  # rows on x: 2^31 blocks
         M, N = c.shape
         K = a.shape[0] if trans_a else a.shape[1]
         acc = nbtype(0)
@@ -315,7 +315,7 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None):
     N = b.shape[0] if trans_b else b.shape[1]
     if out is None:
         out = cuda.device_array((M, N), a.dtype)
-    grid = (math.ceil(N / TILE), math.ceil(M / TILE))
+    grid = (math.ceil(M / TILE), math.ceil(N / TILE))
     _gemm(a.dtype)[grid, (TILE, TILE)](a, b, out, trans_a, trans_b)
     return out
 
@@ -397,12 +397,11 @@ def _rows(a):
 
 
 def _full_peepholes(cell, w, hidden_size, dtype):
-    full = np.zeros((3, hidden_size), dtype)
-    if cell.peepholes:
-        weight_ch = w["weight_ch"].copy_to_host()
-        for row, gate in enumerate(cell.peepholes):
-            full[PEEPHOLE_ROWS.index(gate)] = weight_ch[row]
-    return cuda.to_device(full)
+    """The i, f, o peephole rows (zeros where the cell has none), copied on the device."""
+    full = zeros((3, hidden_size), dtype)
+    for row, gate in enumerate(cell.peepholes):
+        full[PEEPHOLE_ROWS.index(gate)].copy_to_device(w["weight_ch"][row])
+    return full
 
 
 def direction_forward(cell, x, w, lengths, reverse):

@@ -11,7 +11,6 @@ weight raises a flag on the device that stops every later update of the epoch, s
 the weights read back are the last good ones, as on the CPU.
 """
 
-import functools
 import math
 
 import numpy as np
@@ -21,6 +20,7 @@ from ..exceptions import TrainingDivergedError
 from ..network import RecurrentNetwork
 from ..optim import SGD, adam_element, sgd_element
 from ..validation import check_lengths
+from ..cells.activations import ZERO
 from . import cuda as gpu
 from .cuda import MAX_THREADS, _blocks, _rows, column_sums, matmul, zeros
 
@@ -32,31 +32,24 @@ EPOCH_LOSS, BATCH_LOSS, NORM_SQ, FLAG, BAD_BATCH, BAD_LOSS, BAD_WEIGHTS = range(
 
 
 @cuda.jit
-def _copy_masked(src, dst, lengths, mask, masked, accumulate):
-    """dst = (dst +) src, zero at steps t >= lengths[b] (if ``lengths`` has rows) and times
-    ``mask`` (if ``masked``), over (T, B, N) views."""
+def _copy_masked(src, dst, lengths, valid_only, mask, masked, accumulate):
+    """dst = (dst +) src over (T, B, N) views, times ``mask`` if ``masked``, and zero at
+    steps t >= lengths[b] if ``valid_only``."""
     i = cuda.grid(1)
     T, B, N = src.shape
     if i < src.size:
         t, b, j = i // (B * N), i // N % B, i % N
         value = src[t, b, j] * mask[t, b, j] if masked else src[t, b, j]
-        if lengths.size and t >= lengths[b]:
-            value = 0
+        if valid_only and t >= lengths[b]:
+            value = ZERO * value
         dst[t, b, j] = dst[t, b, j] + value if accumulate else value
 
 
-@functools.cache
-def _all_steps():
-    """Empty lengths: every step is valid."""
-    return cuda.device_array(0, np.int64)
-
-
-def _copy(src, dst, lengths=None, mask=None, accumulate=False):
+def _copy(src, dst, lengths, valid_only=True, mask=None, accumulate=False):
     """Copy (or add) a (T, B, N) device array or view into another, masked."""
-    if lengths is None:
-        lengths = _all_steps()
-    _copy_masked[_blocks(src.size), MAX_THREADS](src, dst, lengths, src if mask is None else mask,
-                                                 mask is not None, accumulate)
+    _copy_masked[_blocks(src.size), MAX_THREADS](src, dst, lengths, valid_only,
+                                                 src if mask is None else mask, mask is not None,
+                                                 accumulate)
 
 
 @cuda.jit
@@ -132,7 +125,8 @@ def _check_batch(state, batch, n_rows):
 @cuda.jit
 def _clip_scale(state, clip_norm, out):
     if cuda.grid(1) == 0:
-        out[0] = min(1.0, clip_norm / (math.sqrt(state[NORM_SQ]) + 1e-6))
+        scale = clip_norm / (math.sqrt(state[NORM_SQ]) + 1e-6)
+        out[0] = scale if scale < 1.0 else 1.0
 
 
 @cuda.jit
@@ -240,7 +234,8 @@ class DeviceNetwork(RecurrentNetwork):
             y = cuda.device_array((T, B, width), x.dtype)
             for d, (hs, _) in enumerate(runs):
                 part = slice(d * H, (d + 1) * H)
-                _copy(hs, y[:, :, part], lengths, None if masks[k] is None else masks[k][:, :, part])
+                _copy(hs, y[:, :, part], lengths,
+                      mask=None if masks[k] is None else masks[k][:, :, part])
             layers.append({"x": x, "runs": runs, "mask": masks[k]})
             x = y
         W, b = views["head.weight"], views["head.bias"]
@@ -250,7 +245,7 @@ class DeviceNetwork(RecurrentNetwork):
             features = cuda.device_array((1, B, width), x.dtype)
             for d, (hs, _) in enumerate(layers[-1]["runs"]):
                 t = 0 if d else T - 1
-                _copy(hs[t : t + 1], features[:, :, d * H : (d + 1) * H])
+                _copy(hs[t : t + 1], features[:, :, d * H : (d + 1) * H], lengths, False)
         output = matmul(_rows(features), W, trans_b=True)
         gpu._add_row[_blocks(output.size), MAX_THREADS](output, b)
         output = output.reshape(features.shape[0], B, W.shape[0])
@@ -276,13 +271,14 @@ class DeviceNetwork(RecurrentNetwork):
             dy = zeros((T, B, features.shape[2]), d_params.dtype)
             for d in range(len(self.directions)):
                 t = 0 if d else T - 1
-                _copy(dfeatures[:, :, d * H : (d + 1) * H], dy[t : t + 1, :, d * H : (d + 1) * H])
+                _copy(dfeatures[:, :, d * H : (d + 1) * H], dy[t : t + 1, :, d * H : (d + 1) * H],
+                      lengths, False)
         for k in reversed(range(self.num_layers)):
             layer = cache["layers"][k]
             dx = None
             for d, suffix in enumerate(self.directions):
                 dhs = cuda.device_array((T, B, H), d_params.dtype)
-                _copy(dy[:, :, d * H : (d + 1) * H], dhs)
+                _copy(dy[:, :, d * H : (d + 1) * H], dhs, lengths, False)
                 dxd, grads, states = gpu.direction_backward(
                     self.cell, layer["x"], self._direction_weights(views, k, suffix),
                     layer["runs"][d][1], dhs, lengths, reverse=bool(suffix))
@@ -296,7 +292,7 @@ class DeviceNetwork(RecurrentNetwork):
                     _copy(dxd, dx, lengths, accumulate=True)
             if k > 0:
                 dy = cuda.device_array_like(dx)
-                _copy(dx, dy, lengths, cache["layers"][k - 1]["mask"])
+                _copy(dx, dy, lengths, mask=cache["layers"][k - 1]["mask"])
         return grad
 
 

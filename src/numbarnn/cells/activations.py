@@ -31,12 +31,19 @@ _Q0, _Q1, _Q2, _Q3 = _Q
 
 
 @pointwise
+def _clamp(x, bound):
+    """x limited to [-bound, bound]; NaN stays NaN (written with comparisons: the CUDA
+    target has no min and max of floats)."""
+    return bound if x > bound else (-bound if x < -bound else x)
+
+
+@pointwise
 def _rational_tanh(x):
-    x = min(max(x, -_CLAMP), _CLAMP)
+    x = _clamp(x, _CLAMP)
     s = x * x
     p = (((_P4 * s + _P3) * s + _P2) * s + _P1) * s + _P0
     q = ((_Q3 * s + _Q2) * s + _Q1) * s + _Q0
-    return min(max(x * p / q, -ONE), ONE)
+    return _clamp(x * p / q, ONE)
 
 
 @pointwise
