@@ -55,7 +55,18 @@ def _close(ours, expected, dtype, what):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("name", list(CELLS))
 def test_direction_matches_cpu(name, reverse, dtype):
-    cell = CELLS[name]
+    _check_direction(CELLS[name], name, reverse, dtype)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_per_step_path_matches_cpu(name, reverse, monkeypatch):
+    """The path for large H (a product for all rows, then one launch per step), forced."""
+    monkeypatch.setattr(gpu, "PER_STEP_HIDDEN", 1)
+    _check_direction(CELLS[name], name, reverse, np.float64)
+
+
+def _check_direction(cell, name, reverse, dtype):
     x, w, dhs, lengths = _direction_inputs(cell, dtype, seed=len(name) + reverse)
     hs, cache = cpu.direction_forward(cell, x, w, lengths, reverse)
     dx, grads, states = cpu.direction_backward(cell, x, w, cache, dhs.copy(), lengths, reverse)

@@ -59,6 +59,14 @@ def require():
 #
 # Step t of row b starts from step tp (t - 1, or t + 1 in reverse); in backward, the
 # gradient arrives from step tn, processed just before t (t + 1, or t - 1 in reverse).
+#
+# Each kernel runs the steps s0 <= s < s1 of the processing order. The persistent path
+# launches it once for all steps and each thread sums its own recurrent products; the
+# per-step path (large H, where every block reading all of W_hh each step costs more
+# than a launch) computes the step's products for all rows with ``matmul`` first and
+# passes them as ``rec`` (``use_rec``), one launch per step.
+
+PER_STEP_HIDDEN = 512  # hidden sizes from which the per-step path is taken (to be tuned on a GPU)
 
 
 def _launch(B, H):
@@ -69,22 +77,25 @@ def _launch(B, H):
 
 
 @cuda.jit(device=True)
-def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j):
+def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j, rec, use_rec):
     """Total dL/dh_t of (b, j): from above, carried past padded steps, and back through
-    W_hh from the step ``tn`` processed before (its first ``n_gate_rows`` gate rows);
-    written into ``dhs`` and returned."""
+    W_hh from the step ``tn`` processed before (its first ``n_gate_rows`` gate rows, or
+    ``rec[b, j]`` if ``use_rec``); written into ``dhs`` and returned."""
     dh = dhs[t, b, j] + carry[b, j]
     if 0 <= tn < dhs.shape[0]:
-        for i in range(n_gate_rows):
-            dh += dxproj[tn, b, i] * w_hh[i, j]
+        if use_rec:
+            dh += rec[b, j]
+        else:
+            for i in range(n_gate_rows):
+                dh += dxproj[tn, b, i] * w_hh[i, j]
     dhs[t, b, j] = dh
     return dh
 
 
 @cuda.jit
-def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows):
+def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows, s0, s1, rec, use_rec):
     T, B, H = hs.shape
-    for s in range(T):
+    for s in range(s0, s1):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
@@ -94,7 +105,9 @@ def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows):
                 h_prev = ZERO if first else hs[tp, b, j]
                 if t < lengths[b]:
                     a = xproj[t, b, j] + b_hh[j]
-                    if not first:
+                    if use_rec and not first:
+                        a += rec[b, j]
+                    elif not first:
                         for k in range(H):
                             a += w_hh[j, k] * hs[tp, b, k]
                     h_prev = rnn.step(a, relu)
@@ -103,15 +116,16 @@ def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows):
 
 
 @cuda.jit
-def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows):
+def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows, s0, s1, rec,
+                  use_rec):
     T, B, H = hs.shape
-    for s in range(T):
+    for s in range(s0, s1):
         t = s if reverse else T - 1 - s
         tn = t - 1 if reverse else t + 1
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, H, t, tn, b, j)
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, H, t, tn, b, j, rec, use_rec)
                 if t < lengths[b]:
                     dxproj[t, b, j] = rnn.step_grad(dh, hs[t, b, j], relu)
                     carry[b, j] = ZERO
@@ -122,11 +136,12 @@ def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows):
 
 
 @cuda.jit
-def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts, rows):
+def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts, rows, s0, s1,
+                  rec, use_rec):
     T, B, H = hs.shape
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
-    for s in range(T):
+    for s in range(s0, s1):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
@@ -140,7 +155,12 @@ def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, ac
                     a_f = xproj[t, b, fo + j] + b_hh[fo + j]
                     a_g = xproj[t, b, go + j] + b_hh[go + j]
                     a_o = xproj[t, b, oo + j] + b_hh[oo + j]
-                    if not first:
+                    if use_rec and not first:
+                        a_i += rec[b, j]
+                        a_f += rec[b, fo + j]
+                        a_g += rec[b, go + j]
+                        a_o += rec[b, oo + j]
+                    elif not first:
                         for k in range(H):
                             h_k = hs[tp, b, k]
                             a_i += w_hh[j, k] * h_k
@@ -161,19 +181,19 @@ def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, ac
 
 @cuda.jit
 def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dcs, carry, dc,
-                   rows):
+                   rows, s0, s1, rec, use_rec):
     T, B, H = dhs.shape
     G = w_hh.shape[0]
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
-    for s in range(T):
+    for s in range(s0, s1):
         t = s if reverse else T - 1 - s
         tn = t - 1 if reverse else t + 1
         tp = t + 1 if reverse else t - 1
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, G, t, tn, b, j)
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, G, t, tn, b, j, rec, use_rec)
                 if t < lengths[b]:
                     c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
                     f = acts[t, b, fo + j]
@@ -196,19 +216,25 @@ def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj,
 
 
 @cuda.jit
-def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn, hr, rows):
+def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn, hr, rows, s0, s1,
+                 rec, rec_n, use_rec, gates, state):
+    """``gates`` and ``state`` select the two phases of a step (the per-step path runs
+    them in separate launches, with the n gate's product in between)."""
     T, B, H = hs.shape
-    for s in range(T):
+    for s in range(s0, s1):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
         first = not (0 <= tp < T)
         # the r and z gates, and r * h_{t-1} for the reset-before n gate
-        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+        for q in range(cuda.threadIdx.x, rows * H if gates else 0, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B and t < lengths[b]:
                 a_r = xproj[t, b, j] + b_hh[j]
                 a_z = xproj[t, b, H + j] + b_hh[H + j]
-                if not first:
+                if use_rec and not first:
+                    a_r += rec[b, j]
+                    a_z += rec[b, H + j]
+                elif not first:
                     for k in range(H):
                         a_r += w_hh[j, k] * hs[tp, b, k]
                         a_z += w_hh[H + j, k] * hs[tp, b, k]
@@ -218,13 +244,15 @@ def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn,
                 hr[b, j] = ZERO if first else r * hs[tp, b, j]
         cuda.syncthreads()
         # the n gate and the new state
-        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+        for q in range(cuda.threadIdx.x, rows * H if state else 0, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
                 h_prev = ZERO if first else hs[tp, b, j]
                 if t < lengths[b]:
                     n_rec = b_hh[2 * H + j]
-                    if not first:
+                    if use_rec and not first:
+                        n_rec += rec_n[b, j]
+                    elif not first:
                         for k in range(H):
                             n_rec += w_hh[2 * H + j, k] * (hs[tp, b, k] if reset_after else hr[b, k])
                     hn[t, b, j] = n_rec
@@ -237,17 +265,19 @@ def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn,
 
 @cuda.jit
 def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj, dhn, direct,
-                  rows):
+                  rows, s0, s1, rec, rec_n, use_rec, gates, state):
+    """``gates`` and ``state`` select the two phases of a step, as in :func:`_gru_forward`."""
     T, B, H = dhs.shape
-    for s in range(T):
+    for s in range(s0, s1):
         t = s if reverse else T - 1 - s
         tn = t - 1 if reverse else t + 1
         tp = t + 1 if reverse else t - 1
         # gradients of the gates from dL/dh_t
-        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+        for q in range(cuda.threadIdx.x, rows * H if gates else 0, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, direct, dxproj, w_hh, 2 * H, t, tn, b, j)
+                dh = _incoming_gradient(dhs, direct, dxproj, w_hh, 2 * H, t, tn, b, j, rec,
+                                        use_rec)
                 if t < lengths[b]:
                     h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                     (dxproj[t, b, j], dxproj[t, b, H + j], dxproj[t, b, 2 * H + j], dhn[t, b, j],
@@ -261,19 +291,22 @@ def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj
                     direct[b, j] = dh
         cuda.syncthreads()
         # through W_hn: into h_{t-1} directly and, reset before, into the r gate
-        for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
+        for q in range(cuda.threadIdx.x, rows * H if state else 0, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B and t < lengths[b]:
-                rec = ZERO
-                for i in range(H):
-                    rec += dhn[t, b, i] * w_hh[2 * H + i, j]
+                back = ZERO
+                if use_rec:
+                    back += rec_n[b, j]
+                else:
+                    for i in range(H):
+                        back += dhn[t, b, i] * w_hh[2 * H + i, j]
                 if reset_after:
-                    direct[b, j] += rec
+                    direct[b, j] += back
                 else:
                     h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
                     r = acts[t, b, j]
-                    dxproj[t, b, j] = rec * h_prev * r * (ONE - r)
-                    direct[b, j] += rec * r
+                    dxproj[t, b, j] = back * h_prev * r * (ONE - r)
+                    direct[b, j] += back * r
         cuda.syncthreads()
 
 
@@ -404,6 +437,20 @@ def _full_peepholes(cell, w, hidden_size, dtype):
     return full
 
 
+def _schedule(T, reverse, per_step, backward):
+    """The launches of a time loop as (s0, s1, t, other): one for all steps, or one per
+    step with its time t and the step whose state (forward) or gradient (backward) its
+    product needs (-1 if none, or for the single launch)."""
+    if not per_step:
+        return [(0, T, -1, -1)]
+    launches = []
+    for s in range(T):
+        t = (s if reverse else T - 1 - s) if backward else (T - 1 - s if reverse else s)
+        other = t + 1 if reverse == (not backward) else t - 1
+        launches.append((s, s + 1, t, other if 0 <= other < T else -1))
+    return launches
+
+
 def direction_forward(cell, x, w, lengths, reverse):
     """Run one direction of one layer on the GPU.
 
@@ -419,18 +466,34 @@ def direction_forward(cell, x, w, lengths, reverse):
     acts = zeros(xproj.shape, x.dtype)
     grid, block, rows = _launch(B, H)
     w_hh, b_hh = w["weight_hh"], w["bias_hh"]
+    none = cuda.device_array((1, 1), x.dtype)
+    schedule = _schedule(T, reverse, H >= PER_STEP_HIDDEN, backward=False)
     if cell.name == "rnn":
         cache = (hs,)
-        _rnn_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse,
-                                  cell.nonlinearity == "relu", hs, rows)
+        for s0, s1, _, tp in schedule:
+            rec = matmul(hs[tp], w_hh, trans_b=True) if tp >= 0 else none
+            _rnn_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse,
+                                      cell.nonlinearity == "relu", hs, rows, s0, s1, rec, tp >= 0)
     elif cell.name == "lstm":
         cache = (hs, cuda.device_array_like(hs), acts, _full_peepholes(cell, w, H, x.dtype))
-        _lstm_forward[grid, block](xproj, w_hh, b_hh, cache[3], lengths, reverse, cell.coupled,
-                                   hs, cache[1], acts, rows)
+        for s0, s1, _, tp in schedule:
+            rec = matmul(hs[tp], w_hh, trans_b=True) if tp >= 0 else none
+            _lstm_forward[grid, block](xproj, w_hh, b_hh, cache[3], lengths, reverse,
+                                       cell.coupled, hs, cache[1], acts, rows, s0, s1, rec,
+                                       tp >= 0)
     else:
         cache = (hs, acts, zeros(hs.shape, x.dtype))
-        _gru_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse, cell.reset_after, hs,
-                                  acts, cache[2], cuda.device_array((B, H), x.dtype), rows)
+        hr = cuda.device_array((B, H), x.dtype)
+        args = (xproj, w_hh, b_hh, lengths, reverse, cell.reset_after, hs, acts, cache[2], hr,
+                rows)
+        for s0, s1, _, tp in schedule:
+            if tp < 0:
+                _gru_forward[grid, block](*args, s0, s1, none, none, False, True, True)
+                continue
+            rec = matmul(hs[tp], w_hh[: 2 * H], trans_b=True)
+            _gru_forward[grid, block](*args, s0, s1, rec, none, True, True, False)
+            rec_n = matmul(hs[tp] if cell.reset_after else hr, w_hh[2 * H :], trans_b=True)
+            _gru_forward[grid, block](*args, s0, s1, none, rec_n, True, False, True)
     return hs, cache
 
 
@@ -447,19 +510,35 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     dxproj = cuda.device_array((T, B, w_hh.shape[0]), hs.dtype)
     carry = zeros((B, H), hs.dtype)
     grid, block, rows = _launch(B, H)
+    none = cuda.device_array((1, 1), hs.dtype)
+    schedule = _schedule(T, reverse, H >= PER_STEP_HIDDEN, backward=True)
     if cell.name == "rnn":
-        _rnn_backward[grid, block](dhs, hs, w_hh, lengths, reverse, cell.nonlinearity == "relu",
-                                   dxproj, carry, rows)
+        for s0, s1, _, tn in schedule:
+            rec = matmul(dxproj[tn], w_hh) if tn >= 0 else none
+            _rnn_backward[grid, block](dhs, hs, w_hh, lengths, reverse,
+                                       cell.nonlinearity == "relu", dxproj, carry, rows, s0, s1,
+                                       rec, tn >= 0)
     elif cell.name == "lstm":
         _, cs, acts, peep = cache
         dcs = cuda.device_array_like(hs)
-        _lstm_backward[grid, block](dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
-                                    dxproj, dcs, carry, zeros((B, H), hs.dtype), rows)
+        dc = zeros((B, H), hs.dtype)
+        for s0, s1, _, tn in schedule:
+            rec = matmul(dxproj[tn], w_hh) if tn >= 0 else none
+            _lstm_backward[grid, block](dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
+                                        dxproj, dcs, carry, dc, rows, s0, s1, rec, tn >= 0)
     else:
         _, acts, hn = cache
         dhn = cuda.device_array_like(hs)
-        _gru_backward[grid, block](dhs, acts, hn, hs, w_hh, lengths, reverse, cell.reset_after,
-                                   dxproj, dhn, carry, rows)
+        args = (dhs, acts, hn, hs, w_hh, lengths, reverse, cell.reset_after, dxproj, dhn, carry,
+                rows)
+        for s0, s1, t, tn in schedule:
+            if t < 0:  # the single launch of the persistent path
+                _gru_backward[grid, block](*args, s0, s1, none, none, False, True, True)
+                continue
+            rec = matmul(dxproj[tn][:, : 2 * H], w_hh[: 2 * H]) if tn >= 0 else none
+            _gru_backward[grid, block](*args, s0, s1, rec, none, tn >= 0, True, False)
+            _gru_backward[grid, block](*args, s0, s1, none, matmul(dhn[t], w_hh[2 * H :]), True,
+                                       False, True)
 
     rows_x, rows_d = _rows(x), _rows(dxproj)
     prev = _rows(_previous_states(hs, reverse))
