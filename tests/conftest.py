@@ -1,8 +1,13 @@
+import os
+
 import numpy as np
 import pytest
 from hypothesis import settings
 
 from numbarnn import GRUCell, LSTMCell, RNNCell
+
+# tests/cuda runs in a process of its own, under the CUDA simulator (tests/test_cuda_simulator.py)
+collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["cuda"]
 
 settings.register_profile("numbarnn", deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("numbarnn")
