@@ -66,6 +66,14 @@ def test_per_step_path_matches_cpu(name, reverse, monkeypatch):
     _check_direction(CELLS[name], name, reverse, np.float64)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_weights_from_global_memory_match_cpu(name, reverse, monkeypatch):
+    """The persistent path without W_hh in shared memory (too large to fit), forced."""
+    monkeypatch.setattr(gpu, "SHARED_WEIGHTS_BYTES", 0)
+    _check_direction(CELLS[name], name, reverse, np.float64)
+
+
 def _check_direction(cell, name, reverse, dtype):
     x, w, dhs, lengths = _direction_inputs(cell, dtype, seed=len(name) + reverse)
     hs, cache = cpu.direction_forward(cell, x, w, lengths, reverse)

@@ -12,8 +12,10 @@ Kernels:
   runs every time step. Each thread block owns a group of batch rows (rows are
   independent in time) and its threads the (row, unit) pairs of that group; they
   read the previous state from the block's own output and meet at a barrier after
-  each step, so no launch happens per step. The recurrent weights are read from
-  global memory (cached in L1/L2).
+  each step, so no launch happens per step. Each block copies the recurrent weights
+  into its shared memory when they fit (``SHARED_WEIGHTS_BYTES``) and otherwise
+  reads them from global memory; from ``PER_STEP_HIDDEN`` the steps run one launch
+  each, after a product for all rows.
 
 Layout and semantics are the CPU backend's: time-major (T, B, ...) arrays, padded
 steps carry the state, ``dhs`` is overwritten with the total dL/dh_t. ``numba.cuda``
@@ -67,6 +69,29 @@ def require():
 # passes them as ``rec`` (``use_rec``), one launch per step.
 
 PER_STEP_HIDDEN = 512  # hidden sizes from which the per-step path is taken (to be tuned on a GPU)
+SHARED_WEIGHTS_BYTES = 48 * 1024  # W_hh up to this size sits in each block's shared memory
+
+
+def _shared_bytes(w_hh, per_step):
+    """Dynamic shared memory for a recurrence launch: room for W_hh if it fits (only the
+    persistent path reads it)."""
+    nbytes = w_hh.size * w_hh.dtype.itemsize
+    return 0 if per_step or nbytes > SHARED_WEIGHTS_BYTES else nbytes
+
+
+@cuda.jit(device=True)
+def _stage(w_hh, sw):
+    """Copy W_hh into the block's shared memory ``sw``, if the launch gave it room."""
+    H = w_hh.shape[1]
+    for idx in range(cuda.threadIdx.x, sw.size, cuda.blockDim.x):
+        sw[idx] = w_hh[idx // H, idx % H]
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _w(w_hh, sw, row, col):
+    """W_hh[row, col], from shared memory when staged there."""
+    return sw[row * w_hh.shape[1] + col] if sw.size else w_hh[row, col]
 
 
 def _launch(B, H):
@@ -77,7 +102,7 @@ def _launch(B, H):
 
 
 @cuda.jit(device=True)
-def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j, rec, use_rec):
+def _incoming_gradient(dhs, carry, dxproj, w_hh, sw, n_gate_rows, t, tn, b, j, rec, use_rec):
     """Total dL/dh_t of (b, j): from above, carried past padded steps, and back through
     W_hh from the step ``tn`` processed before (its first ``n_gate_rows`` gate rows, or
     ``rec[b, j]`` if ``use_rec``); written into ``dhs`` and returned."""
@@ -87,7 +112,7 @@ def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j, rec, 
             dh += rec[b, j]
         else:
             for i in range(n_gate_rows):
-                dh += dxproj[tn, b, i] * w_hh[i, j]
+                dh += dxproj[tn, b, i] * _w(w_hh, sw, i, j)
     dhs[t, b, j] = dh
     return dh
 
@@ -95,6 +120,8 @@ def _incoming_gradient(dhs, carry, dxproj, w_hh, n_gate_rows, t, tn, b, j, rec, 
 @cuda.jit
 def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows, s0, s1, rec, use_rec):
     T, B, H = hs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     for s in range(s0, s1):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
@@ -109,7 +136,7 @@ def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows, s0, s1, re
                         a += rec[b, j]
                     elif not first:
                         for k in range(H):
-                            a += w_hh[j, k] * hs[tp, b, k]
+                            a += _w(w_hh, sw, j, k) * hs[tp, b, k]
                     h_prev = rnn.step(a, relu)
                 hs[t, b, j] = h_prev
         cuda.syncthreads()
@@ -119,13 +146,15 @@ def _rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, rows, s0, s1, re
 def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows, s0, s1, rec,
                   use_rec):
     T, B, H = hs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     for s in range(s0, s1):
         t = s if reverse else T - 1 - s
         tn = t - 1 if reverse else t + 1
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, H, t, tn, b, j, rec, use_rec)
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, sw, H, t, tn, b, j, rec, use_rec)
                 if t < lengths[b]:
                     dxproj[t, b, j] = rnn.step_grad(dh, hs[t, b, j], relu)
                     carry[b, j] = ZERO
@@ -139,6 +168,8 @@ def _rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, carry, rows, s0
 def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts, rows, s0, s1,
                   rec, use_rec):
     T, B, H = hs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
     for s in range(s0, s1):
@@ -163,10 +194,10 @@ def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, ac
                     elif not first:
                         for k in range(H):
                             h_k = hs[tp, b, k]
-                            a_i += w_hh[j, k] * h_k
-                            a_f += w_hh[fo + j, k] * h_k
-                            a_g += w_hh[go + j, k] * h_k
-                            a_o += w_hh[oo + j, k] * h_k
+                            a_i += _w(w_hh, sw, j, k) * h_k
+                            a_f += _w(w_hh, sw, fo + j, k) * h_k
+                            a_g += _w(w_hh, sw, go + j, k) * h_k
+                            a_o += _w(w_hh, sw, oo + j, k) * h_k
                     i, f, g, o, c_prev, h_prev = lstm.step(
                         a_i, a_f, a_g, a_o, c_prev, peep[0, j], peep[1, j], peep[2, j], coupled)
                     if not coupled:
@@ -183,6 +214,8 @@ def _lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, ac
 def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dcs, carry, dc,
                    rows, s0, s1, rec, use_rec):
     T, B, H = dhs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     G = w_hh.shape[0]
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
@@ -193,7 +226,7 @@ def _lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj,
         for q in range(cuda.threadIdx.x, rows * H, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, G, t, tn, b, j, rec, use_rec)
+                dh = _incoming_gradient(dhs, carry, dxproj, w_hh, sw, G, t, tn, b, j, rec, use_rec)
                 if t < lengths[b]:
                     c_prev = cs[tp, b, j] if 0 <= tp < T else ZERO
                     f = acts[t, b, fo + j]
@@ -221,6 +254,8 @@ def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn,
     """``gates`` and ``state`` select the two phases of a step (the per-step path runs
     them in separate launches, with the n gate's product in between)."""
     T, B, H = hs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     for s in range(s0, s1):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
@@ -236,8 +271,8 @@ def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn,
                     a_z += rec[b, H + j]
                 elif not first:
                     for k in range(H):
-                        a_r += w_hh[j, k] * hs[tp, b, k]
-                        a_z += w_hh[H + j, k] * hs[tp, b, k]
+                        a_r += _w(w_hh, sw, j, k) * hs[tp, b, k]
+                        a_z += _w(w_hh, sw, H + j, k) * hs[tp, b, k]
                 r = sigmoid(a_r)
                 acts[t, b, j] = r
                 acts[t, b, H + j] = sigmoid(a_z)
@@ -254,7 +289,8 @@ def _gru_forward(xproj, w_hh, b_hh, lengths, reverse, reset_after, hs, acts, hn,
                         n_rec += rec_n[b, j]
                     elif not first:
                         for k in range(H):
-                            n_rec += w_hh[2 * H + j, k] * (hs[tp, b, k] if reset_after else hr[b, k])
+                            h_k = hs[tp, b, k] if reset_after else hr[b, k]
+                            n_rec += _w(w_hh, sw, 2 * H + j, k) * h_k
                     hn[t, b, j] = n_rec
                     acts[t, b, 2 * H + j], h_prev = gru.step(
                         acts[t, b, j], acts[t, b, H + j], xproj[t, b, 2 * H + j], n_rec, h_prev,
@@ -268,6 +304,8 @@ def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj
                   rows, s0, s1, rec, rec_n, use_rec, gates, state):
     """``gates`` and ``state`` select the two phases of a step, as in :func:`_gru_forward`."""
     T, B, H = dhs.shape
+    sw = cuda.shared.array(0, w_hh.dtype)
+    _stage(w_hh, sw)
     for s in range(s0, s1):
         t = s if reverse else T - 1 - s
         tn = t - 1 if reverse else t + 1
@@ -276,7 +314,7 @@ def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj
         for q in range(cuda.threadIdx.x, rows * H if gates else 0, cuda.blockDim.x):
             b, j = cuda.blockIdx.x * rows + q // H, q % H
             if b < B:
-                dh = _incoming_gradient(dhs, direct, dxproj, w_hh, 2 * H, t, tn, b, j, rec,
+                dh = _incoming_gradient(dhs, direct, dxproj, w_hh, sw, 2 * H, t, tn, b, j, rec,
                                         use_rec)
                 if t < lengths[b]:
                     h_prev = hs[tp, b, j] if 0 <= tp < T else ZERO
@@ -299,7 +337,7 @@ def _gru_backward(dhs, acts, hn, hs, w_hh, lengths, reverse, reset_after, dxproj
                     back += rec_n[b, j]
                 else:
                     for i in range(H):
-                        back += dhn[t, b, i] * w_hh[2 * H + i, j]
+                        back += dhn[t, b, i] * _w(w_hh, sw, 2 * H + i, j)
                 if reset_after:
                     direct[b, j] += back
                 else:
@@ -467,20 +505,21 @@ def direction_forward(cell, x, w, lengths, reverse):
     grid, block, rows = _launch(B, H)
     w_hh, b_hh = w["weight_hh"], w["bias_hh"]
     none = cuda.device_array((1, 1), x.dtype)
-    schedule = _schedule(T, reverse, H >= PER_STEP_HIDDEN, backward=False)
+    per_step = H >= PER_STEP_HIDDEN
+    schedule = _schedule(T, reverse, per_step, False)
+    launch = (grid, block, 0, _shared_bytes(w_hh, per_step))
     if cell.name == "rnn":
         cache = (hs,)
         for s0, s1, _, tp in schedule:
             rec = matmul(hs[tp], w_hh, trans_b=True) if tp >= 0 else none
-            _rnn_forward[grid, block](xproj, w_hh, b_hh, lengths, reverse,
-                                      cell.nonlinearity == "relu", hs, rows, s0, s1, rec, tp >= 0)
+            _rnn_forward[launch](xproj, w_hh, b_hh, lengths, reverse, cell.nonlinearity == "relu",
+                                 hs, rows, s0, s1, rec, tp >= 0)
     elif cell.name == "lstm":
         cache = (hs, cuda.device_array_like(hs), acts, _full_peepholes(cell, w, H, x.dtype))
         for s0, s1, _, tp in schedule:
             rec = matmul(hs[tp], w_hh, trans_b=True) if tp >= 0 else none
-            _lstm_forward[grid, block](xproj, w_hh, b_hh, cache[3], lengths, reverse,
-                                       cell.coupled, hs, cache[1], acts, rows, s0, s1, rec,
-                                       tp >= 0)
+            _lstm_forward[launch](xproj, w_hh, b_hh, cache[3], lengths, reverse, cell.coupled, hs,
+                                  cache[1], acts, rows, s0, s1, rec, tp >= 0)
     else:
         cache = (hs, acts, zeros(hs.shape, x.dtype))
         hr = cuda.device_array((B, H), x.dtype)
@@ -488,12 +527,12 @@ def direction_forward(cell, x, w, lengths, reverse):
                 rows)
         for s0, s1, _, tp in schedule:
             if tp < 0:
-                _gru_forward[grid, block](*args, s0, s1, none, none, False, True, True)
+                _gru_forward[launch](*args, s0, s1, none, none, False, True, True)
                 continue
             rec = matmul(hs[tp], w_hh[: 2 * H], trans_b=True)
-            _gru_forward[grid, block](*args, s0, s1, rec, none, True, True, False)
+            _gru_forward[launch](*args, s0, s1, rec, none, True, True, False)
             rec_n = matmul(hs[tp] if cell.reset_after else hr, w_hh[2 * H :], trans_b=True)
-            _gru_forward[grid, block](*args, s0, s1, none, rec_n, True, False, True)
+            _gru_forward[launch](*args, s0, s1, none, rec_n, True, False, True)
     return hs, cache
 
 
@@ -511,21 +550,22 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     carry = zeros((B, H), hs.dtype)
     grid, block, rows = _launch(B, H)
     none = cuda.device_array((1, 1), hs.dtype)
-    schedule = _schedule(T, reverse, H >= PER_STEP_HIDDEN, backward=True)
+    per_step = H >= PER_STEP_HIDDEN
+    schedule = _schedule(T, reverse, per_step, True)
+    launch = (grid, block, 0, _shared_bytes(w_hh, per_step))
     if cell.name == "rnn":
         for s0, s1, _, tn in schedule:
             rec = matmul(dxproj[tn], w_hh) if tn >= 0 else none
-            _rnn_backward[grid, block](dhs, hs, w_hh, lengths, reverse,
-                                       cell.nonlinearity == "relu", dxproj, carry, rows, s0, s1,
-                                       rec, tn >= 0)
+            _rnn_backward[launch](dhs, hs, w_hh, lengths, reverse, cell.nonlinearity == "relu",
+                                  dxproj, carry, rows, s0, s1, rec, tn >= 0)
     elif cell.name == "lstm":
         _, cs, acts, peep = cache
         dcs = cuda.device_array_like(hs)
         dc = zeros((B, H), hs.dtype)
         for s0, s1, _, tn in schedule:
             rec = matmul(dxproj[tn], w_hh) if tn >= 0 else none
-            _lstm_backward[grid, block](dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
-                                        dxproj, dcs, carry, dc, rows, s0, s1, rec, tn >= 0)
+            _lstm_backward[launch](dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
+                                   dxproj, dcs, carry, dc, rows, s0, s1, rec, tn >= 0)
     else:
         _, acts, hn = cache
         dhn = cuda.device_array_like(hs)
@@ -533,12 +573,12 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
                 rows)
         for s0, s1, t, tn in schedule:
             if t < 0:  # the single launch of the persistent path
-                _gru_backward[grid, block](*args, s0, s1, none, none, False, True, True)
+                _gru_backward[launch](*args, s0, s1, none, none, False, True, True)
                 continue
             rec = matmul(dxproj[tn][:, : 2 * H], w_hh[: 2 * H]) if tn >= 0 else none
-            _gru_backward[grid, block](*args, s0, s1, rec, none, tn >= 0, True, False)
-            _gru_backward[grid, block](*args, s0, s1, none, matmul(dhn[t], w_hh[2 * H :]), True,
-                                       False, True)
+            _gru_backward[launch](*args, s0, s1, rec, none, tn >= 0, True, False)
+            rec_n = matmul(dhn[t], w_hh[2 * H :])
+            _gru_backward[launch](*args, s0, s1, none, rec_n, True, False, True)
 
     rows_x, rows_d = _rows(x), _rows(dxproj)
     prev = _rows(_previous_states(hs, reverse))
