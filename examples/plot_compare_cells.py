@@ -13,7 +13,6 @@ adding problem and the diagnostics examples); on a short window of a seasonal
 series the differences are small, and a linear model is a serious competitor.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
