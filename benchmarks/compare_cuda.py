@@ -12,11 +12,10 @@ interleaved, and writes ``benchmarks/results/gpu-<date>.json`` with the device n
 import argparse
 import datetime
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from compare_torch import interleaved  # same directory: the same interleaved median
 
 SIZES = {"S": (32, 50, 1, 32), "M": (64, 100, 8, 128), "L": (128, 200, 32, 256),
          "XL": (256, 500, 64, 512)}
@@ -101,18 +100,6 @@ def torch_case(cell, B, T, D, H):
         torch.cuda.synchronize()
 
     return forward, step
-
-
-def interleaved(a, b, repeats, warmup=3):
-    for _ in range(warmup):
-        a(), b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for f, times in ((a, ta), (b, tb)):
-            start = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def main():
