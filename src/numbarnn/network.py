@@ -142,9 +142,9 @@ class RecurrentNetwork:
             What :meth:`backward` needs.
         """
         with serial_blas():
-            return self._forward(params, X, lengths, dropout_rng)
+            return self._forward(params, X, lengths, dropout_rng, keep=True)
 
-    def _forward(self, params, X, lengths, dropout_rng):
+    def _forward(self, params, X, lengths, dropout_rng, keep):
         views = self.layout.views(params)
         B, T, _ = X.shape
         lengths = check_lengths(lengths, B, T)
@@ -153,13 +153,15 @@ class RecurrentNetwork:
         layers = []
         for k in range(self.num_layers):
             runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),
-                                          lengths, reverse=bool(s))
+                                          lengths, reverse=bool(s), keep=keep)
                     for s in self.directions]
             layers.append({"x": x, "runs": runs})
+            if k == self.num_layers - 1 and not self.return_sequences:
+                break  # the head reads the final states from runs
             y = np.concatenate([hs for hs, _ in runs], axis=2) * valid
             if dropout_rng is not None and self.dropout > 0 and k < self.num_layers - 1:
-                keep = dropout_rng.random(y.shape) >= self.dropout
-                layers[-1]["mask"] = keep.astype(params.dtype) / params.dtype.type(1 - self.dropout)
+                kept = dropout_rng.random(y.shape) >= self.dropout
+                layers[-1]["mask"] = kept.astype(params.dtype) / params.dtype.type(1 - self.dropout)
                 y = y * layers[-1]["mask"]
             x = y
         W, b = views["head.weight"], views["head.bias"]
@@ -237,8 +239,19 @@ class RecurrentNetwork:
         return grad
 
     def predict(self, params, X, lengths=None):
-        """Network output in inference mode (no dropout)."""
-        return self.forward(params, X, lengths)[0]
+        """Network output in inference mode: no dropout, and nothing kept for a backward pass.
+
+        Parameters
+        ----------
+        params, X, lengths
+            As for :meth:`forward`.
+
+        Returns
+        -------
+        ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
+        """
+        with serial_blas():
+            return self._forward(params, X, lengths, None, keep=False)[0]
 
     def gate_activations(self, cache):
         """Gate activations from a :meth:`forward` cache.

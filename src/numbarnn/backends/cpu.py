@@ -6,13 +6,12 @@ state after the last valid step sits at t = T - 1 (forward) or t = 0 (reverse),
 and ``hs`` at a step that came before (in processing order) is always the true
 previous state. Gradients flow back through padded steps unchanged too.
 
-The input projection ``x W_ih^T + b_ih`` and every weight gradient are one GEMM
-over all T * B rows; only the recurrence ``h W_hh^T`` runs step by step, inside
-the compiled loop. There, each of Numba's threads takes a block of batch rows and
-does both the step's recurrent product for its rows (single-threaded BLAS) and
-their gate math, so the whole step runs in parallel (20-25 % faster than a serial
-product followed by a parallel gate loop, at S, M and L). Rows are independent,
-so results depend only on the number of threads.
+Each of Numba's threads takes a block of batch rows and runs the whole time loop
+for it: a step's product of [x_t, h_{t-1}] with the stacked weights (single-threaded
+BLAS, one call for the input and the recurrence) and the rows' gate math. Rows are
+independent, so the threads never wait for each other, and results depend only on
+the number of threads. Every weight gradient, and the input gradient, is one GEMM
+over all T * B rows after the backward loop.
 """
 
 import numba
@@ -47,10 +46,10 @@ def block_bounds(k, n_blocks, n_rows):
 
 
 @kernel
-def _rnn_row(z, x, b_hh, h, relu):
-    """h = step(x + z + b_hh), z holding the recurrent product h_{t-1} W_hh^T."""
+def _rnn_row(z, bias, h, relu):
+    """h = step(z + bias), z holding [x_t, h_{t-1}] [W_ih, W_hh]^T."""
     for j in range(h.size):
-        h[j] = rnn.step(x[j] + z[j] + b_hh[j], relu)
+        h[j] = rnn.step(z[j] + bias[j], relu)
 
 
 @kernel
@@ -60,14 +59,14 @@ def _rnn_row_grad(dh, h, relu, da):
 
 
 @kernel
-def _lstm_row(z, x, b_hh, c, h, a, p_i, p_f, p_o, coupled):
-    """One step of one row: z (G,) holds the recurrent product, overwritten with the
-    pre-activations; c and h are updated in place, a receives the gate activations."""
+def _lstm_row(z, bias, c, h, a, p_i, p_f, p_o, coupled):
+    """One step of one row: z (G,) holds [x_t, h_{t-1}] [W_ih, W_hh]^T; c and h are
+    updated in place, a receives the gate activations."""
     H = c.size
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
     for q in range(z.size):
-        z[q] += x[q] + b_hh[q]
+        z[q] += bias[q]
     for j in range(H):
         i, f, g, o, c[j], h[j] = lstm.step(z[j], z[fo + j], z[go + j], z[oo + j], c[j],
                                            p_i[j], p_f[j], p_o[j], coupled)
@@ -92,23 +91,26 @@ def _lstm_row_grad(dh, dc, a, c, c_prev, p_i, p_f, p_o, coupled, da, dcs):
 
 
 @kernel
-def _gru_row_gates(z, x, b_hh, h, a, hr):
-    """The r and z gates of one row (z holds h_{t-1} W_hrz^T) and r * h_{t-1} into hr."""
+def _gru_row_gates(z, bias, h, a, hr):
+    """The r and z gates of one row (z holds [x_t, h_{t-1}] [W_i, W_h]^T for r and z)
+    and r * h_{t-1} into hr."""
     H = h.size
     for j in range(H):
-        r = sigmoid(x[j] + z[j] + b_hh[j])
+        r = sigmoid(z[j] + bias[j])
         a[j] = r
-        a[H + j] = sigmoid(x[H + j] + z[H + j] + b_hh[H + j])
+        a[H + j] = sigmoid(z[H + j] + bias[H + j])
         hr[j] = r * h[j]
 
 
 @kernel
-def _gru_row_state(z_n, x, b_hh, h, a, hn, reset_after):
-    """The n gate and the new state of one row; z_n holds W_hn h (or W_hn (r * h))."""
+def _gru_row_state(z_n, x_n, b_in, b_hn, h, a, hn, reset_after):
+    """The n gate and the new state of one row: x_n holds x_t W_in^T, z_n holds
+    h_{t-1} W_hn^T (reset after) or (r * h_{t-1}) W_hn^T (reset before)."""
     H = h.size
     for j in range(H):
-        hn[j] = z_n[j] + b_hh[2 * H + j]
-        a[2 * H + j], h[j] = gru.step(a[j], a[H + j], x[2 * H + j], hn[j], h[j], reset_after)
+        hn[j] = z_n[j] + b_hn[j]
+        a[2 * H + j], h[j] = gru.step(a[j], a[H + j], x_n[j] + b_in[j], hn[j], h[j],
+                                      reset_after)
 
 
 @kernel
@@ -119,24 +121,50 @@ def _gru_row_grad(dh, a, hn, h_prev, reset_after, drz, da_n, dhn, direct):
             dh[j], a[j], a[H + j], a[2 * H + j], hn[j], h_prev[j], reset_after)
 
 
-# --- Elman RNN ---------------------------------------------------------------------------
+# --- the time loops ---------------------------------------------------------------------
+#
+# Batch rows are independent in the recurrence, so each of Numba's threads takes a block
+# of rows and runs all T steps for it: one fork and join per call, not one per step.
+# Forward, a step's input and recurrent products are one product of [x_t, h_{t-1}]
+# (copied side by side into ``xh``) with the stacked weights; there is no (T, B, G) input
+# projection to write and read back. Where the loops receive ``acts`` (and ``cs``, ``hn``)
+# with a first dimension of 1 instead of T, they keep nothing for BPTT (inference).
+
+
+@kernel
+def _stack(x, h, xh):
+    """[x, h] side by side into ``xh`` (rows, D + H)."""
+    D = x.shape[1]
+    for r in range(xh.shape[0]):
+        xh[r, :D] = x[r]
+        xh[r, D:] = h[r]
+
+
+@kernel
+def _step_index(t, kept):
+    """Where step t's cache goes: t, or 0 in a one-step scratch buffer (inference)."""
+    return t if kept.shape[0] > 1 else 0
 
 
 @kernel(parallel=True)
-def rnn_forward(xproj, w_hh, b_hh, lengths, reverse, relu, hs, n_blocks):
-    """Run the recurrence; ``xproj`` (T, B, H) holds x W_ih^T + b_ih; fills ``hs``."""
+def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, n_blocks):
+    """Run the recurrence over ``x`` (T, B, D); ``w_t`` (D + H, H) is [W_ih, W_hh]^T and
+    ``bias`` b_ih + b_hh. Fills ``hs`` (T, B, H)."""
     T, B, H = hs.shape
-    h = np.zeros((B, H), hs.dtype)
-    rec = np.empty((B, H), hs.dtype)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            np.dot(h[lo:hi], w_hh.T, rec[lo:hi])
-            for b in range(lo, hi):
-                if t < lengths[b]:
-                    _rnn_row(rec[b], xproj[t, b], b_hh, h[b], relu)
-                hs[t, b] = h[b]
+    D = x.shape[2]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        h = np.zeros((hi - lo, H), hs.dtype)
+        xh = np.empty((hi - lo, D + H), hs.dtype)
+        z = np.empty((hi - lo, H), hs.dtype)
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            _stack(x[t, lo:hi], h, xh)
+            np.dot(xh, w_t, z)
+            for r in range(hi - lo):
+                if t < lengths[lo + r]:
+                    _rnn_row(z[r], bias, h[r], relu)
+            hs[t, lo:hi] = h
 
 
 @kernel(parallel=True)
@@ -147,47 +175,54 @@ def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, n_blocks):
     (through later steps too) on return.
     """
     T, B, H = hs.shape
-    dh = np.zeros((B, H), hs.dtype)
-    for s in range(T):
-        t = s if reverse else T - 1 - s
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            for b in range(lo, hi):
-                dhs[t, b] += dh[b]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        dh = np.zeros((hi - lo, H), hs.dtype)
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            for r in range(hi - lo):
+                b = lo + r
+                dhs[t, b] += dh[r]
                 if t < lengths[b]:
                     _rnn_row_grad(dhs[t, b], hs[t, b], relu, dxproj[t, b])
                 else:
                     dxproj[t, b] = 0.0
-            np.dot(dxproj[t, lo:hi], w_hh, dh[lo:hi])
-            for b in range(lo, hi):
-                if t >= lengths[b]:  # a padded step passes its gradient on unchanged
-                    dh[b] += dhs[t, b]
-
-
-# --- LSTM -------------------------------------------------------------------------------
+            np.dot(dxproj[t, lo:hi], w_hh, dh)
+            for r in range(hi - lo):
+                if t >= lengths[lo + r]:  # a padded step passes its gradient on unchanged
+                    dh[r] += dhs[t, lo + r]
 
 
 @kernel(parallel=True)
-def lstm_forward(xproj, w_hh, b_hh, peep, lengths, reverse, coupled, hs, cs, acts, n_blocks):
-    """Run the recurrence; ``peep`` (3, H) holds the i, f, o peephole weights (zeros if none).
+def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, n_blocks):
+    """Run the recurrence; ``w_t`` (D + H, G) is [W_ih, W_hh]^T, ``bias`` b_ih + b_hh and
+    ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
 
-    Fills ``hs`` and ``cs`` (T, B, H) and ``acts`` (T, B, G*H), the gate activations.
+    Fills ``hs`` (T, B, H), ``cs`` (T, B, H) and ``acts`` (T, B, G), the gate activations
+    (zero at padded steps).
     """
     T, B, H = hs.shape
-    h = np.zeros((B, H), hs.dtype)
-    c = np.zeros((B, H), hs.dtype)
-    rec = np.empty((B, xproj.shape[2]), hs.dtype)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            np.dot(h[lo:hi], w_hh.T, rec[lo:hi])
-            for b in range(lo, hi):
+    D = x.shape[2]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        h = np.zeros((hi - lo, H), hs.dtype)
+        c = np.zeros((hi - lo, H), hs.dtype)
+        xh = np.empty((hi - lo, D + H), hs.dtype)
+        z = np.empty((hi - lo, w_t.shape[1]), hs.dtype)
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            tk = _step_index(t, acts)
+            _stack(x[t, lo:hi], h, xh)
+            np.dot(xh, w_t, z)
+            for r in range(hi - lo):
+                b = lo + r
                 if t < lengths[b]:
-                    _lstm_row(rec[b], xproj[t, b], b_hh, c[b], h[b], acts[t, b],
+                    _lstm_row(z[r], bias, c[r], h[r], acts[tk, b],
                               peep[0], peep[1], peep[2], coupled)
-                hs[t, b] = h[b]
-                cs[t, b] = c[b]
+                else:
+                    acts[tk, b] = 0.0
+                cs[tk, b] = c[r]
+            hs[t, lo:hi] = h
 
 
 @kernel(parallel=True)
@@ -198,59 +233,69 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
     return; ``dcs`` receives the total dL/dc_t.
     """
     T, B, H = dhs.shape
-    dh = np.zeros((B, H), dhs.dtype)
-    dc = np.zeros((B, H), dhs.dtype)
     no_state = np.zeros(H, dhs.dtype)
-    for s in range(T):
-        t = s if reverse else T - 1 - s
-        tp = t + 1 if reverse else t - 1
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            for b in range(lo, hi):
-                dhs[t, b] += dh[b]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        dh = np.zeros((hi - lo, H), dhs.dtype)
+        dc = np.zeros((hi - lo, H), dhs.dtype)
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            tp = t + 1 if reverse else t - 1
+            for r in range(hi - lo):
+                b = lo + r
+                dhs[t, b] += dh[r]
                 if t < lengths[b]:
-                    _lstm_row_grad(dhs[t, b], dc[b], acts[t, b], cs[t, b],
+                    _lstm_row_grad(dhs[t, b], dc[r], acts[t, b], cs[t, b],
                                    cs[tp, b] if 0 <= tp < T else no_state,
                                    peep[0], peep[1], peep[2], coupled, dxproj[t, b], dcs[t, b])
                 else:
                     dxproj[t, b] = 0.0
-                    dcs[t, b] = dc[b]
-            np.dot(dxproj[t, lo:hi], w_hh, dh[lo:hi])
-            for b in range(lo, hi):
-                if t >= lengths[b]:  # a padded step passes its gradient on unchanged
-                    dh[b] += dhs[t, b]
-
-
-# --- GRU --------------------------------------------------------------------------------
+                    dcs[t, b] = dc[r]
+            np.dot(dxproj[t, lo:hi], w_hh, dh)
+            for r in range(hi - lo):
+                if t >= lengths[lo + r]:  # a padded step passes its gradient on unchanged
+                    dh[r] += dhs[t, lo + r]
 
 
 @kernel(parallel=True)
-def gru_forward(xproj, w_rz, w_n, b_hh, lengths, reverse, reset_after, hs, acts, hn, n_blocks):
-    """Run the recurrence; ``w_rz`` (2H, H) and ``w_n`` (H, H) are the blocks of W_hh.
+def gru_forward(x, w_t, w_in_t, w_hn_t, b_rz, b_n, lengths, reverse, reset_after, hs, acts, hn,
+                n_blocks):
+    """Run the recurrence; ``w_t`` (D + H, 2H) is [W_i, W_h]^T for the r and z gates and
+    ``b_rz`` their summed biases; ``w_in_t`` (D, H) and ``w_hn_t`` (H, H) are the n gate's
+    input and recurrent weights, transposed, and ``b_n`` (2, H) its b_in and b_hn.
 
-    Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n and ``hn`` (T, B, H) with
-    the recurrent part of n before the reset gate is applied (reset after) or
-    W_hn (r * h) + b_hn (reset before).
+    Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n (zero at padded steps) and
+    ``hn`` (T, B, H) with the recurrent part of n before the reset gate is applied
+    (reset after) or W_hn (r * h) + b_hn (reset before).
     """
     T, B, H = hs.shape
-    h = np.zeros((B, H), hs.dtype)
-    hr = np.zeros((B, H), hs.dtype)
-    rec = np.empty((B, 2 * H), hs.dtype)
-    rec_n = np.empty((B, H), hs.dtype)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            np.dot(h[lo:hi], w_rz.T, rec[lo:hi])
-            for b in range(lo, hi):
+    D = x.shape[2]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        h = np.zeros((hi - lo, H), hs.dtype)
+        hr = np.zeros((hi - lo, H), hs.dtype)
+        xh = np.empty((hi - lo, D + H), hs.dtype)
+        z = np.empty((hi - lo, 2 * H), hs.dtype)
+        x_n = np.empty((hi - lo, H), hs.dtype)
+        z_n = np.empty((hi - lo, H), hs.dtype)
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            tk = _step_index(t, acts)
+            _stack(x[t, lo:hi], h, xh)
+            np.dot(xh, w_t, z)
+            np.dot(x[t, lo:hi], w_in_t, x_n)
+            for r in range(hi - lo):
+                if t < lengths[lo + r]:
+                    _gru_row_gates(z[r], b_rz, h[r], acts[tk, lo + r], hr[r])
+            np.dot(h if reset_after else hr, w_hn_t, z_n)
+            for r in range(hi - lo):
+                b = lo + r
                 if t < lengths[b]:
-                    _gru_row_gates(rec[b], xproj[t, b], b_hh, h[b], acts[t, b], hr[b])
-            np.dot((h if reset_after else hr)[lo:hi], w_n.T, rec_n[lo:hi])
-            for b in range(lo, hi):
-                if t < lengths[b]:
-                    _gru_row_state(rec_n[b], xproj[t, b], b_hh, h[b], acts[t, b], hn[t, b],
+                    _gru_row_state(z_n[r], x_n[r], b_n[0], b_n[1], h[r], acts[tk, b], hn[tk, b],
                                    reset_after)
-                hs[t, b] = h[b]
+                else:
+                    acts[tk, b] = 0.0
+            hs[t, lo:hi] = h
 
 
 @kernel(parallel=True)
@@ -261,40 +306,42 @@ def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dx
     return.
     """
     T, B, H = dhs.shape
-    dh = np.zeros((B, H), dhs.dtype)
-    direct = np.empty((B, H), dhs.dtype)
-    drz = np.empty((B, 2 * H), dhs.dtype)
-    rec = np.empty((B, H), dhs.dtype)
     no_state = np.zeros(H, dhs.dtype)
-    for s in range(T):
-        t = s if reverse else T - 1 - s
-        tp = t + 1 if reverse else t - 1
-        for k in prange(n_blocks):
-            lo, hi = block_bounds(k, n_blocks, B)
-            for b in range(lo, hi):
-                dhs[t, b] += dh[b]
+    for k in prange(n_blocks):
+        lo, hi = block_bounds(k, n_blocks, B)
+        dh = np.zeros((hi - lo, H), dhs.dtype)
+        direct = np.empty((hi - lo, H), dhs.dtype)
+        drz = np.empty((hi - lo, 2 * H), dhs.dtype)
+        rec = np.empty((hi - lo, H), dhs.dtype)
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            tp = t + 1 if reverse else t - 1
+            for r in range(hi - lo):
+                b = lo + r
+                dhs[t, b] += dh[r]
                 if t < lengths[b]:
                     _gru_row_grad(dhs[t, b], acts[t, b], hn[t, b],
                                   hs[tp, b] if 0 <= tp < T else no_state, reset_after,
-                                  drz[b], dxproj[t, b, 2 * H :], dhn[t, b], direct[b])
+                                  drz[r], dxproj[t, b, 2 * H :], dhn[t, b], direct[r])
                 else:
-                    drz[b] = 0.0
+                    drz[r] = 0.0
                     dxproj[t, b] = 0.0
                     dhn[t, b] = 0.0
-                    direct[b] = dhs[t, b]
-            np.dot(dhn[t, lo:hi], w_n, rec[lo:hi])
-            for b in range(lo, hi):
+                    direct[r] = dhs[t, b]
+            np.dot(dhn[t, lo:hi], w_n, rec)
+            for r in range(hi - lo):
+                b = lo + r
                 if reset_after:
-                    direct[b] += rec[b]
+                    direct[r] += rec[r]
                 elif t < lengths[b]:
                     h_prev = hs[tp, b] if 0 <= tp < T else no_state
                     for j in range(H):
-                        r = acts[t, b, j]
-                        drz[b, j] = rec[b, j] * h_prev[j] * r * (ONE - r)
-                        direct[b, j] += rec[b, j] * r
-            np.dot(drz[lo:hi], w_rz, dh[lo:hi])
-            dh[lo:hi] += direct[lo:hi]
-            dxproj[t, lo:hi, : 2 * H] = drz[lo:hi]
+                        g = acts[t, b, j]
+                        drz[r, j] = rec[r, j] * h_prev[j] * g * (ONE - g)
+                        direct[r, j] += rec[r, j] * g
+            np.dot(drz, w_rz, dh)
+            dh += direct
+            dxproj[t, lo:hi, : 2 * H] = drz
 
 
 # --- the big products, over blocks of rows on Numba's threads ----------------------------------
@@ -358,7 +405,7 @@ def _full_peepholes(cell, w, hidden_size, dtype):
     return full
 
 
-def direction_forward(cell, x, w, lengths, reverse):
+def direction_forward(cell, x, w, lengths, reverse, keep=True):
     """Run one direction of one layer.
 
     Parameters
@@ -373,40 +420,50 @@ def direction_forward(cell, x, w, lengths, reverse):
         Valid steps per sequence.
     reverse : bool
         Run from the last valid step back to step 0.
+    keep : bool, default=True
+        Keep what backprop through time needs; False (inference) stores no gate
+        activations or cell states.
 
     Returns
     -------
     hs : ndarray of shape (T, B, H)
         State after each step; padded steps carry the state through.
-    cache : tuple
-        What :func:`direction_backward` needs.
+    cache : tuple or None
+        What :func:`direction_backward` needs; None unless ``keep``.
     """
     with serial_blas():
-        return _direction_forward(cell, x, w, lengths, reverse)
+        return _direction_forward(cell, x, w, lengths, reverse, keep)
 
 
-def _direction_forward(cell, x, w, lengths, reverse):
+def _stacked_t(w_ih, w_hh):
+    """[W_ih, W_hh]^T, C-contiguous: the weights of [x_t, h_{t-1}]."""
+    return np.ascontiguousarray(np.concatenate((w_ih, w_hh), axis=1).T)
+
+
+def _direction_forward(cell, x, w, lengths, reverse, keep):
     T, B, _ = x.shape
-    H = w["weight_hh"].shape[1]
-    xproj = matmul_nt(x.reshape(T * B, -1), w["weight_ih"]).reshape(T, B, -1)
-    xproj += w["bias_ih"]
+    w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
+    G, H = w_hh.shape
+    steps = T if keep else 1  # without BPTT to come, the loops keep one step of scratch
     hs = np.empty((T, B, H), x.dtype)
-    acts = np.zeros_like(xproj)  # padded steps stay zero: they meet zero gradients in GEMMs
-    w_hh, b_hh = w["weight_hh"], w["bias_hh"]
+    acts = np.empty((steps, B, G), x.dtype)
     if cell.name == "rnn":
         cache = (hs,)
-        loop, args = rnn_forward, (xproj, w_hh, b_hh, lengths, reverse,
+        loop, args = rnn_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, lengths, reverse,
                                    cell.nonlinearity == "relu", hs)
     elif cell.name == "lstm":
-        cache = (hs, np.empty_like(hs), acts, _full_peepholes(cell, w, H, x.dtype))
-        loop, args = lstm_forward, (xproj, w_hh, b_hh, cache[3], lengths, reverse, cell.coupled,
-                                    hs, cache[1], acts)
+        cache = (hs, np.empty((steps, B, H), x.dtype), acts, _full_peepholes(cell, w, H, x.dtype))
+        loop, args = lstm_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, cache[3], lengths,
+                                    reverse, cell.coupled, hs, cache[1], acts)
     else:
-        cache = (hs, acts, np.empty_like(hs))
-        loop, args = gru_forward, (xproj, w_hh[: 2 * H], w_hh[2 * H :], b_hh, lengths, reverse,
-                                   cell.reset_after, hs, acts, cache[2])
+        cache = (hs, acts, np.empty((steps, B, H), x.dtype))
+        loop, args = gru_forward, (
+            x, _stacked_t(w_ih[: 2 * H], w_hh[: 2 * H]), np.ascontiguousarray(w_ih[2 * H :].T),
+            np.ascontiguousarray(w_hh[2 * H :].T), b_ih[: 2 * H] + b_hh[: 2 * H],
+            np.stack((b_ih[2 * H :], b_hh[2 * H :])), lengths, reverse, cell.reset_after, hs,
+            acts, cache[2])
     loop(*args, _row_blocks(B))
-    return hs, cache
+    return hs, (cache if keep else None)
 
 
 def gate_activations(cell, cache):

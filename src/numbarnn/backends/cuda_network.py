@@ -182,6 +182,10 @@ class DeviceNetwork(RecurrentNetwork):
         cache["valid"] = (np.arange(T)[:, None] < lengths[None, :])[..., None]
         return self._batch_first(d_out.copy_to_host()), cache
 
+    def predict(self, params, X, lengths=None):
+        """As :meth:`RecurrentNetwork.predict`."""
+        return self.forward(params, X, lengths)[0]
+
     def backward(self, params, cache, doutput, state_grads=None):
         """As :meth:`RecurrentNetwork.backward`."""
         d_doutput = cuda.to_device(np.ascontiguousarray(self._time_major_output(doutput)))
