@@ -141,24 +141,36 @@ def _stack(x, h, xh):
 
 
 @kernel
+def _carry_back(da, w_cat, dxh, dx, dhs, lengths, t):
+    """One backward step's product for a block of rows: [dx_t, dh_{t-1}] = da [W_ih, W_hh];
+    a padded step (t >= length) passes its dL/dh_t on unchanged."""
+    D = dx.shape[1]
+    np.dot(da, w_cat, dxh)
+    dx[:] = dxh[:, :D]
+    for r in range(dxh.shape[0]):
+        if t >= lengths[r]:
+            dxh[r, D:] += dhs[r]
+
+
+@kernel
 def _step_index(t, kept):
     """Where step t's cache goes: t, or 0 in a one-step scratch buffer (inference)."""
     return t if kept.shape[0] > 1 else 0
 
 
 @kernel(parallel=True)
-def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, n_blocks):
+def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, xhs, n_blocks):
     """Run the recurrence over ``x`` (T, B, D); ``w_t`` (D + H, H) is [W_ih, W_hh]^T and
-    ``bias`` b_ih + b_hh. Fills ``hs`` (T, B, H)."""
+    ``bias`` b_ih + b_hh. Fills ``hs`` (T, B, H) and ``xhs`` (T, B, D + H) with each step's
+    [x_t, h_{t-1}]."""
     T, B, H = hs.shape
-    D = x.shape[2]
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
         h = np.zeros((hi - lo, H), hs.dtype)
-        xh = np.empty((hi - lo, D + H), hs.dtype)
         z = np.empty((hi - lo, H), hs.dtype)
         for s in range(T):
             t = T - 1 - s if reverse else s
+            xh = xhs[_step_index(t, xhs), lo:hi]
             _stack(x[t, lo:hi], h, xh)
             np.dot(xh, w_t, z)
             for r in range(hi - lo):
@@ -168,50 +180,49 @@ def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, n_blocks):
 
 
 @kernel(parallel=True)
-def rnn_backward(dhs, hs, w_hh, lengths, reverse, relu, dxproj, n_blocks):
-    """BPTT; fills ``dxproj`` = dL/d(pre-activation).
+def rnn_backward(dhs, hs, w_cat, lengths, reverse, relu, dxproj, dx, n_blocks):
+    """BPTT; fills ``dxproj`` = dL/d(pre-activation) and ``dx`` (T, B, D), through
+    ``w_cat`` = [W_ih, W_hh].
 
     ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t
     (through later steps too) on return.
     """
     T, B, H = hs.shape
+    D = dx.shape[2]
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
-        dh = np.zeros((hi - lo, H), hs.dtype)
+        dxh = np.zeros((hi - lo, D + H), hs.dtype)  # [dx_t, dh_{t-1}]
         for s in range(T):
             t = s if reverse else T - 1 - s
             for r in range(hi - lo):
                 b = lo + r
-                dhs[t, b] += dh[r]
+                dhs[t, b] += dxh[r, D:]
                 if t < lengths[b]:
                     _rnn_row_grad(dhs[t, b], hs[t, b], relu, dxproj[t, b])
                 else:
                     dxproj[t, b] = 0.0
-            np.dot(dxproj[t, lo:hi], w_hh, dh)
-            for r in range(hi - lo):
-                if t >= lengths[lo + r]:  # a padded step passes its gradient on unchanged
-                    dh[r] += dhs[t, lo + r]
+            _carry_back(dxproj[t, lo:hi], w_cat, dxh, dx[t, lo:hi], dhs[t, lo:hi],
+                        lengths[lo:hi], t)
 
 
 @kernel(parallel=True)
-def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, n_blocks):
+def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blocks):
     """Run the recurrence; ``w_t`` (D + H, G) is [W_ih, W_hh]^T, ``bias`` b_ih + b_hh and
     ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
 
-    Fills ``hs`` (T, B, H), ``cs`` (T, B, H) and ``acts`` (T, B, G), the gate activations
-    (zero at padded steps).
+    Fills ``hs`` (T, B, H), ``cs`` (T, B, H), ``acts`` (T, B, G), the gate activations
+    (zero at padded steps), and ``xhs`` (T, B, D + H) with each step's [x_t, h_{t-1}].
     """
     T, B, H = hs.shape
-    D = x.shape[2]
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
         h = np.zeros((hi - lo, H), hs.dtype)
         c = np.zeros((hi - lo, H), hs.dtype)
-        xh = np.empty((hi - lo, D + H), hs.dtype)
         z = np.empty((hi - lo, w_t.shape[1]), hs.dtype)
         for s in range(T):
             t = T - 1 - s if reverse else s
             tk = _step_index(t, acts)
+            xh = xhs[tk, lo:hi]
             _stack(x[t, lo:hi], h, xh)
             np.dot(xh, w_t, z)
             for r in range(hi - lo):
@@ -226,24 +237,27 @@ def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, n_
 
 
 @kernel(parallel=True)
-def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, dcs, n_blocks):
-    """BPTT; fills ``dxproj`` (T, B, G*H), the gradient of the gate pre-activations.
+def lstm_backward(dhs, acts, cs, w_cat, peep, lengths, reverse, coupled, dxproj, dcs, dx,
+                  n_blocks):
+    """BPTT; fills ``dxproj`` (T, B, G*H), the gradient of the gate pre-activations, and
+    ``dx`` (T, B, D), through ``w_cat`` = [W_ih, W_hh].
 
     ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t on
     return; ``dcs`` receives the total dL/dc_t.
     """
     T, B, H = dhs.shape
+    D = dx.shape[2]
     no_state = np.zeros(H, dhs.dtype)
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
-        dh = np.zeros((hi - lo, H), dhs.dtype)
+        dxh = np.zeros((hi - lo, D + H), dhs.dtype)  # [dx_t, dh_{t-1}]
         dc = np.zeros((hi - lo, H), dhs.dtype)
         for s in range(T):
             t = s if reverse else T - 1 - s
             tp = t + 1 if reverse else t - 1
             for r in range(hi - lo):
                 b = lo + r
-                dhs[t, b] += dh[r]
+                dhs[t, b] += dxh[r, D:]
                 if t < lengths[b]:
                     _lstm_row_grad(dhs[t, b], dc[r], acts[t, b], cs[t, b],
                                    cs[tp, b] if 0 <= tp < T else no_state,
@@ -251,30 +265,27 @@ def lstm_backward(dhs, acts, cs, w_hh, peep, lengths, reverse, coupled, dxproj, 
                 else:
                     dxproj[t, b] = 0.0
                     dcs[t, b] = dc[r]
-            np.dot(dxproj[t, lo:hi], w_hh, dh)
-            for r in range(hi - lo):
-                if t >= lengths[lo + r]:  # a padded step passes its gradient on unchanged
-                    dh[r] += dhs[t, lo + r]
+            _carry_back(dxproj[t, lo:hi], w_cat, dxh, dx[t, lo:hi], dhs[t, lo:hi],
+                        lengths[lo:hi], t)
 
 
 @kernel(parallel=True)
 def gru_forward(x, w_t, w_in_t, w_hn_t, b_rz, b_n, lengths, reverse, reset_after, hs, acts, hn,
-                n_blocks):
+                xhs, n_blocks):
     """Run the recurrence; ``w_t`` (D + H, 2H) is [W_i, W_h]^T for the r and z gates and
     ``b_rz`` their summed biases; ``w_in_t`` (D, H) and ``w_hn_t`` (H, H) are the n gate's
     input and recurrent weights, transposed, and ``b_n`` (2, H) its b_in and b_hn.
 
     Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n (zero at padded steps) and
     ``hn`` (T, B, H) with the recurrent part of n before the reset gate is applied
-    (reset after) or W_hn (r * h) + b_hn (reset before).
+    (reset after) or W_hn (r * h) + b_hn (reset before); ``xhs`` (1, B, D + H) is scratch.
     """
     T, B, H = hs.shape
-    D = x.shape[2]
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
         h = np.zeros((hi - lo, H), hs.dtype)
         hr = np.zeros((hi - lo, H), hs.dtype)
-        xh = np.empty((hi - lo, D + H), hs.dtype)
+        xh = xhs[0, lo:hi]
         z = np.empty((hi - lo, 2 * H), hs.dtype)
         x_n = np.empty((hi - lo, H), hs.dtype)
         z_n = np.empty((hi - lo, H), hs.dtype)
@@ -441,27 +452,29 @@ def _stacked_t(w_ih, w_hh):
 
 
 def _direction_forward(cell, x, w, lengths, reverse, keep):
-    T, B, _ = x.shape
+    T, B, D = x.shape
     w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
     G, H = w_hh.shape
     steps = T if keep else 1  # without BPTT to come, the loops keep one step of scratch
     hs = np.empty((T, B, H), x.dtype)
     acts = np.empty((steps, B, G), x.dtype)
+    xhs = np.empty((1 if cell.name == "gru" else steps, B, D + H), x.dtype)
     if cell.name == "rnn":
-        cache = (hs,)
+        cache = (hs, xhs)
         loop, args = rnn_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, lengths, reverse,
-                                   cell.nonlinearity == "relu", hs)
+                                   cell.nonlinearity == "relu", hs, xhs)
     elif cell.name == "lstm":
-        cache = (hs, np.empty((steps, B, H), x.dtype), acts, _full_peepholes(cell, w, H, x.dtype))
+        cache = (hs, np.empty((steps, B, H), x.dtype), acts, _full_peepholes(cell, w, H, x.dtype),
+                 xhs)
         loop, args = lstm_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, cache[3], lengths,
-                                    reverse, cell.coupled, hs, cache[1], acts)
+                                    reverse, cell.coupled, hs, cache[1], acts, xhs)
     else:
         cache = (hs, acts, np.empty((steps, B, H), x.dtype))
         loop, args = gru_forward, (
             x, _stacked_t(w_ih[: 2 * H], w_hh[: 2 * H]), np.ascontiguousarray(w_ih[2 * H :].T),
             np.ascontiguousarray(w_hh[2 * H :].T), b_ih[: 2 * H] + b_hh[: 2 * H],
             np.stack((b_ih[2 * H :], b_hh[2 * H :])), lengths, reverse, cell.reset_after, hs,
-            acts, cache[2])
+            acts, cache[2], xhs)
     loop(*args, _row_blocks(B))
     return hs, (cache if keep else None)
 
@@ -506,18 +519,21 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
 
 def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
     T, B, D = x.shape
-    w_hh = w["weight_hh"]
+    w_ih, w_hh = w["weight_ih"], w["weight_hh"]
     H = w_hh.shape[1]
     hs = cache[0]
     dxproj = np.empty((T, B, w_hh.shape[0]), hs.dtype)
+    dx = np.empty_like(x)
+    w_cat = np.concatenate((w_ih, w_hh), axis=1)
     if cell.name == "rnn":
-        loop, args = rnn_backward, (dhs, hs, w_hh, lengths, reverse,
-                                    cell.nonlinearity == "relu", dxproj)
+        xhs = cache[1]
+        loop, args = rnn_backward, (dhs, hs, w_cat, lengths, reverse,
+                                    cell.nonlinearity == "relu", dxproj, dx)
     elif cell.name == "lstm":
-        _, cs, acts, peep = cache
+        _, cs, acts, peep, xhs = cache
         dcs = np.empty_like(hs)
-        loop, args = lstm_backward, (dhs, acts, cs, w_hh, peep, lengths, reverse, cell.coupled,
-                                     dxproj, dcs)
+        loop, args = lstm_backward, (dhs, acts, cs, w_cat, peep, lengths, reverse, cell.coupled,
+                                     dxproj, dcs, dx)
     else:
         _, acts, hn = cache
         dhn = np.empty_like(hs)
@@ -525,16 +541,19 @@ def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
                                     reverse, cell.reset_after, dxproj, dhn)
     loop(*args, _row_blocks(B))
 
-    prev = _previous_states(hs, reverse)
-    grads = {"weight_ih": _gemm_tn(dxproj, x), "bias_ih": dxproj.sum(axis=(0, 1))}
+    grads = {"bias_ih": dxproj.sum(axis=(0, 1))}
     if cell.name == "gru":
+        prev = _previous_states(hs, reverse)
         n_input = prev if cell.reset_after else acts[:, :, :H] * prev
+        grads["weight_ih"] = _gemm_tn(dxproj, x)
         grads["weight_hh"] = np.concatenate(
             [_gemm_tn(dxproj[:, :, : 2 * H], prev), _gemm_tn(dhn, n_input)])
         grads["bias_hh"] = np.concatenate(
             [grads["bias_ih"][: 2 * H], dhn.sum(axis=(0, 1))])
-    else:
-        grads["weight_hh"] = _gemm_tn(dxproj, prev)
+        dx = matmul_nt(dxproj.reshape(T * B, -1), np.ascontiguousarray(w_ih.T)).reshape(T, B, D)
+    else:  # one product gives both: the forward kept each step's [x_t, h_{t-1}]
+        g = _gemm_tn(dxproj, xhs)
+        grads["weight_ih"], grads["weight_hh"] = g[:, :D], g[:, D:]
         grads["bias_hh"] = grads["bias_ih"]
     if cell.peepholes:
         # the i and f pre-activations see c_{t-1}, the o pre-activation sees c_t
@@ -542,6 +561,5 @@ def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         seen["f"] = seen["i"]
         grads["weight_ch"] = np.stack([(dxproj[:, :, _block(cell, g, H)] * seen[g]).sum(axis=(0, 1))
                                        for g in cell.peepholes])
-    dx = matmul_nt(dxproj.reshape(T * B, -1), np.ascontiguousarray(w["weight_ih"].T)).reshape(T, B, D)
     state_grads = {"h": dhs, "c": dcs} if cell.name == "lstm" else {"h": dhs}
     return dx, grads, state_grads
