@@ -492,8 +492,8 @@ def _schedule(T, reverse, per_step, backward):
 def direction_forward(cell, x, w, lengths, reverse):
     """Run one direction of one layer on the GPU.
 
-    Parameters and returns are those of :func:`numbarnn.backends.cpu.direction_forward`,
-    with device arrays in place of ndarrays.
+    Parameters and returns are those of :func:`numbarnn.backends.cpu.direction_forward`
+    with ``keep=True``, with device arrays in place of ndarrays.
     """
     T, B, _ = x.shape
     H = w["weight_hh"].shape[1]
