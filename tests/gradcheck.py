@@ -22,7 +22,12 @@ def numerical_gradient(loss, params, eps):
     return grad
 
 
+def relative_errors(analytic, numerical, floor=1e-6):
+    """|a_i - n_i| / max(|a_i|, |n_i|, floor), per component."""
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), floor)
+    return np.abs(analytic - numerical) / scale
+
+
 def max_relative_error(analytic, numerical, floor=1e-6):
     """max_i |a_i - n_i| / max(|a_i|, |n_i|, floor)."""
-    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), floor)
-    return float(np.max(np.abs(analytic - numerical) / scale))
+    return float(np.max(relative_errors(analytic, numerical, floor)))

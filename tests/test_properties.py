@@ -3,7 +3,7 @@
 import numpy as np
 import reference
 from conftest import CELLS
-from gradcheck import max_relative_error, numerical_gradient, step_for
+from gradcheck import numerical_gradient, relative_errors, step_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,9 +40,13 @@ def test_forward_matches_reference(problem):
 def test_gradient_matches_finite_differences(problem):
     net, params, X, y, lengths = problem
     grad = net.loss_and_grad(params, X, y, lengths)[1]
-    numerical = numerical_gradient(lambda p: net.loss_and_grad(p, X, y, lengths)[0], params,
-                                   step_for(net.cell))
-    assert max_relative_error(grad, numerical) <= 1e-6
+    step = step_for(net.cell)
+    # a relu pre-activation within the stencil's reach of 0 (a kink) spoils the difference
+    # quotient there, not the gradient: a relu network's components pass at either of two steps
+    steps = (step, step / 10) if getattr(net.cell, "nonlinearity", None) == "relu" else (step,)
+    errors = [relative_errors(grad, numerical_gradient(
+        lambda p: net.loss_and_grad(p, X, y, lengths)[0], params, eps)) for eps in steps]
+    assert np.min(errors, axis=0).max() <= 1e-6
 
 
 @given(problems(), st.integers(0, 3))
