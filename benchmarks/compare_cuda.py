@@ -11,11 +11,9 @@ interleaved, and writes ``benchmarks/results/gpu-<date>.json`` with the device n
 
 import argparse
 import datetime
-import json
-from pathlib import Path
 
 import numpy as np
-from compare_torch import interleaved  # same directory: the same interleaved median
+from compare_torch import interleaved, write_results  # same directory: the same method
 
 SIZES = {"S": (32, 50, 1, 32), "M": (64, 100, 8, 128), "L": (128, 200, 32, 256),
          "XL": (256, 500, 64, 512)}
@@ -138,9 +136,7 @@ def main():
             print(f"{cell:5} {size:4} {f_ours * 1e3:9.2f} vs {f_torch * 1e3:8.2f} "
                   f"{f_torch / f_ours:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
                   f"{s_torch / s_ours:6.2f}x", flush=True)
-    out = Path(__file__).parent / "results" / f"gpu-{results['date']}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = write_results(results, "gpu")
     print(f"\nratio = cuDNN time / numbarnn time (above 1: numbarnn faster). Written to {out}")
 
 
