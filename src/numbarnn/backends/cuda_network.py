@@ -131,12 +131,13 @@ def _clip_scale(state, clip_norm, out):
 
 @cuda.jit
 def _adam_step(params, grad, m, v, last_good, state, scale, lr, beta1, beta2, eps, weight_decay,
-               decoupled, step):
+               decoupled, step_size, root_bias2):
     i = cuda.grid(1)
     if i < params.size and state[FLAG] == 0:
         last_good[i] = params[i]
         params[i], m[i], v[i] = adam_element(params[i], grad[i] * scale[0], m[i], v[i], lr, beta1,
-                                             beta2, eps, weight_decay, decoupled, step)
+                                             beta2, eps, weight_decay, decoupled, step_size,
+                                             root_bias2)
         if not math.isfinite(params[i]):
             state[BAD_WEIGHTS] = 1
 
@@ -382,7 +383,8 @@ class DeviceTrainer:
         else:
             _adam_step[blocks, MAX_THREADS](self.d_params, grad, *self.d_moments, self.d_last_good,
                                             state, scale, opt.lr, opt.betas[0], opt.betas[1],
-                                            opt.eps, opt.weight_decay, opt.decoupled, opt.t)
+                                            opt.eps, opt.weight_decay, opt.decoupled,
+                                            *opt.corrections())
 
     def close(self):
         """Read the optimizer's state back to the host (the parameters are read every epoch)."""
