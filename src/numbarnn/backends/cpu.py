@@ -7,11 +7,11 @@ and ``hs`` at a step that came before (in processing order) is always the true
 previous state. Gradients flow back through padded steps unchanged too.
 
 Each of Numba's threads takes a block of batch rows and runs the whole time loop
-for it: a step's product of [x_t, h_{t-1}] with the stacked weights (single-threaded
-BLAS, one call for the input and the recurrence) and the rows' gate math. Rows are
-independent, so the threads never wait for each other, and results depend only on
-the number of threads. Every weight gradient, and the input gradient, is one GEMM
-over all T * B rows after the backward loop.
+for it: a step's product of [x_t, h_{t-1}, 1] with the stacked weights and bias
+(single-threaded BLAS, one call for the input, the recurrence and the bias) and the rows'
+gate math. Rows are independent, so the threads never wait for each other, and results
+depend only on the number of threads. Every weight and bias gradient is a GEMM over all
+T * B rows after the backward loop.
 """
 
 import numba
@@ -46,10 +46,10 @@ def block_bounds(k, n_blocks, n_rows):
 
 
 @kernel
-def _rnn_row(z, bias, h, relu):
-    """h = step(z + bias), z holding [x_t, h_{t-1}] [W_ih, W_hh]^T."""
+def _rnn_row(z, h, relu):
+    """h = step(z), z holding [x_t, h_{t-1}, 1] [W_ih, W_hh, b]^T."""
     for j in range(h.size):
-        h[j] = rnn.step(z[j] + bias[j], relu)
+        h[j] = rnn.step(z[j], relu)
 
 
 @kernel
@@ -59,14 +59,12 @@ def _rnn_row_grad(dh, h, relu, da):
 
 
 @kernel
-def _lstm_row(z, bias, c, h, a, p_i, p_f, p_o, coupled):
-    """One step of one row: z (G,) holds [x_t, h_{t-1}] [W_ih, W_hh]^T; c and h are
+def _lstm_row(z, c, h, a, p_i, p_f, p_o, coupled):
+    """One step of one row: z (G,) holds [x_t, h_{t-1}, 1] [W_ih, W_hh, b]^T; c and h are
     updated in place, a receives the gate activations."""
     H = c.size
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
-    for q in range(z.size):
-        z[q] += bias[q]
     for j in range(H):
         i, f, g, o, c[j], h[j] = lstm.step(z[j], z[fo + j], z[go + j], z[oo + j], c[j],
                                            p_i[j], p_f[j], p_o[j], coupled)
@@ -91,14 +89,14 @@ def _lstm_row_grad(dh, dc, a, c, c_prev, p_i, p_f, p_o, coupled, da, dcs):
 
 
 @kernel
-def _gru_row_gates(z, bias, h, a, hr):
-    """The r and z gates of one row (z holds [x_t, h_{t-1}] [W_i, W_h]^T for r and z)
+def _gru_row_gates(z, h, a, hr):
+    """The r and z gates of one row (z holds [x_t, h_{t-1}, 1] [W_i, W_h, b]^T for r and z)
     and r * h_{t-1} into hr."""
     H = h.size
     for j in range(H):
-        r = sigmoid(z[j] + bias[j])
+        r = sigmoid(z[j])
         a[j] = r
-        a[H + j] = sigmoid(z[H + j] + bias[H + j])
+        a[H + j] = sigmoid(z[H + j])
         hr[j] = r * h[j]
 
 
@@ -125,19 +123,21 @@ def _gru_row_grad(dh, a, hn, h_prev, reset_after, drz, da_n, dhn, direct):
 #
 # Batch rows are independent in the recurrence, so each of Numba's threads takes a block
 # of rows and runs all T steps for it: one fork and join per call, not one per step.
-# Forward, a step's input and recurrent products are one product of [x_t, h_{t-1}]
-# (copied side by side into ``xh``) with the stacked weights; there is no (T, B, G) input
-# projection to write and read back. Where the loops receive ``acts`` (and ``cs``, ``hn``)
+# Forward, a step's input and recurrent products and its bias are one product of
+# [x_t, h_{t-1}, 1] (copied side by side into ``xh``) with the stacked weights and bias;
+# there is no (T, B, G) input projection to write and read back. Where the loops receive ``acts`` (and ``cs``, ``hn``)
 # with a first dimension of 1 instead of T, they keep nothing for BPTT (inference).
 
 
 @kernel
 def _stack(x, h, xh):
-    """[x, h] side by side into ``xh`` (rows, D + H)."""
-    D = x.shape[1]
+    """[x, h, 1] side by side into ``xh`` (rows, D + H + 1): the constant 1 carries the
+    bias in the step's product, and gives the bias gradient in the weight-gradient GEMM."""
+    D, H = x.shape[1], h.shape[1]
     for r in range(xh.shape[0]):
         xh[r, :D] = x[r]
-        xh[r, D:] = h[r]
+        xh[r, D : D + H] = h[r]
+        xh[r, D + H] = ONE
 
 
 @kernel
@@ -159,10 +159,10 @@ def _step_index(t, kept):
 
 
 @kernel(parallel=True)
-def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, xhs, n_blocks):
-    """Run the recurrence over ``x`` (T, B, D); ``w_t`` (D + H, H) is [W_ih, W_hh]^T and
-    ``bias`` b_ih + b_hh. Fills ``hs`` (T, B, H) and ``xhs`` (T, B, D + H) with each step's
-    [x_t, h_{t-1}]."""
+def rnn_forward(x, w_t, lengths, reverse, relu, hs, xhs, n_blocks):
+    """Run the recurrence over ``x`` (T, B, D); ``w_t`` (D + H + 1, H) is [W_ih, W_hh, b]^T
+    with b = b_ih + b_hh. Fills ``hs`` (T, B, H) and ``xhs`` (T, B, D + H + 1) with each
+    step's [x_t, h_{t-1}, 1]."""
     T, B, H = hs.shape
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
@@ -175,7 +175,7 @@ def rnn_forward(x, w_t, bias, lengths, reverse, relu, hs, xhs, n_blocks):
             np.dot(xh, w_t, z)
             for r in range(hi - lo):
                 if t < lengths[lo + r]:
-                    _rnn_row(z[r], bias, h[r], relu)
+                    _rnn_row(z[r], h[r], relu)
             hs[t, lo:hi] = h
 
 
@@ -206,12 +206,13 @@ def rnn_backward(dhs, hs, w_cat, lengths, reverse, relu, dxproj, dx, n_blocks):
 
 
 @kernel(parallel=True)
-def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blocks):
-    """Run the recurrence; ``w_t`` (D + H, G) is [W_ih, W_hh]^T, ``bias`` b_ih + b_hh and
-    ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
+def lstm_forward(x, w_t, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blocks):
+    """Run the recurrence; ``w_t`` (D + H + 1, G) is [W_ih, W_hh, b]^T with b = b_ih + b_hh,
+    and ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
 
     Fills ``hs`` (T, B, H), ``cs`` (T, B, H), ``acts`` (T, B, G), the gate activations
-    (zero at padded steps), and ``xhs`` (T, B, D + H) with each step's [x_t, h_{t-1}].
+    (zero at padded steps), and ``xhs`` (T, B, D + H + 1) with each step's
+    [x_t, h_{t-1}, 1].
     """
     T, B, H = hs.shape
     for k in prange(n_blocks):
@@ -228,7 +229,7 @@ def lstm_forward(x, w_t, bias, peep, lengths, reverse, coupled, hs, cs, acts, xh
             for r in range(hi - lo):
                 b = lo + r
                 if t < lengths[b]:
-                    _lstm_row(z[r], bias, c[r], h[r], acts[tk, b],
+                    _lstm_row(z[r], c[r], h[r], acts[tk, b],
                               peep[0], peep[1], peep[2], coupled)
                 else:
                     acts[tk, b] = 0.0
@@ -270,15 +271,15 @@ def lstm_backward(dhs, acts, cs, w_cat, peep, lengths, reverse, coupled, dxproj,
 
 
 @kernel(parallel=True)
-def gru_forward(x, w_t, w_in_t, w_hn_t, b_rz, b_n, lengths, reverse, reset_after, hs, acts, hn,
-                xhs, n_blocks):
-    """Run the recurrence; ``w_t`` (D + H, 2H) is [W_i, W_h]^T for the r and z gates and
-    ``b_rz`` their summed biases; ``w_in_t`` (D, H) and ``w_hn_t`` (H, H) are the n gate's
+def gru_forward(x, w_t, w_in_t, w_hn_t, b_n, lengths, reverse, reset_after, hs, acts, hn, xhs,
+                n_blocks):
+    """Run the recurrence; ``w_t`` (D + H + 1, 2H) is [W_i, W_h, b]^T for the r and z gates,
+    b their summed biases; ``w_in_t`` (D, H) and ``w_hn_t`` (H, H) are the n gate's
     input and recurrent weights, transposed, and ``b_n`` (2, H) its b_in and b_hn.
 
     Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n (zero at padded steps) and
     ``hn`` (T, B, H) with the recurrent part of n before the reset gate is applied
-    (reset after) or W_hn (r * h) + b_hn (reset before); ``xhs`` (1, B, D + H) is scratch.
+    (reset after) or W_hn (r * h) + b_hn (reset before); ``xhs`` (1, B, D + H + 1) is scratch.
     """
     T, B, H = hs.shape
     for k in prange(n_blocks):
@@ -297,7 +298,7 @@ def gru_forward(x, w_t, w_in_t, w_hn_t, b_rz, b_n, lengths, reverse, reset_after
             np.dot(x[t, lo:hi], w_in_t, x_n)
             for r in range(hi - lo):
                 if t < lengths[lo + r]:
-                    _gru_row_gates(z[r], b_rz, h[r], acts[tk, lo + r], hr[r])
+                    _gru_row_gates(z[r], h[r], acts[tk, lo + r], hr[r])
             np.dot(h if reset_after else hr, w_hn_t, z_n)
             for r in range(hi - lo):
                 b = lo + r
@@ -446,9 +447,9 @@ def direction_forward(cell, x, w, lengths, reverse, keep=True):
         return _direction_forward(cell, x, w, lengths, reverse, keep)
 
 
-def _stacked_t(w_ih, w_hh):
-    """[W_ih, W_hh]^T, C-contiguous: the weights of [x_t, h_{t-1}]."""
-    return np.ascontiguousarray(np.concatenate((w_ih, w_hh), axis=1).T)
+def _stacked_t(w_ih, w_hh, bias):
+    """[W_ih, W_hh, bias]^T, C-contiguous: the weights of [x_t, h_{t-1}, 1]."""
+    return np.ascontiguousarray(np.concatenate((w_ih, w_hh, bias[:, None]), axis=1).T)
 
 
 def _direction_forward(cell, x, w, lengths, reverse, keep):
@@ -458,21 +459,21 @@ def _direction_forward(cell, x, w, lengths, reverse, keep):
     steps = T if keep else 1  # without BPTT to come, the loops keep one step of scratch
     hs = np.empty((T, B, H), x.dtype)
     acts = np.empty((steps, B, G), x.dtype)
-    xhs = np.empty((1 if cell.name == "gru" else steps, B, D + H), x.dtype)
+    xhs = np.empty((1 if cell.name == "gru" else steps, B, D + H + 1), x.dtype)
     if cell.name == "rnn":
         cache = (hs, xhs)
-        loop, args = rnn_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, lengths, reverse,
+        loop, args = rnn_forward, (x, _stacked_t(w_ih, w_hh, b_ih + b_hh), lengths, reverse,
                                    cell.nonlinearity == "relu", hs, xhs)
     elif cell.name == "lstm":
         cache = (hs, np.empty((steps, B, H), x.dtype), acts, _full_peepholes(cell, w, H, x.dtype),
                  xhs)
-        loop, args = lstm_forward, (x, _stacked_t(w_ih, w_hh), b_ih + b_hh, cache[3], lengths,
+        loop, args = lstm_forward, (x, _stacked_t(w_ih, w_hh, b_ih + b_hh), cache[3], lengths,
                                     reverse, cell.coupled, hs, cache[1], acts, xhs)
     else:
         cache = (hs, acts, np.empty((steps, B, H), x.dtype))
         loop, args = gru_forward, (
-            x, _stacked_t(w_ih[: 2 * H], w_hh[: 2 * H]), np.ascontiguousarray(w_ih[2 * H :].T),
-            np.ascontiguousarray(w_hh[2 * H :].T), b_ih[: 2 * H] + b_hh[: 2 * H],
+            x, _stacked_t(w_ih[: 2 * H], w_hh[: 2 * H], b_ih[: 2 * H] + b_hh[: 2 * H]),
+            np.ascontiguousarray(w_ih[2 * H :].T), np.ascontiguousarray(w_hh[2 * H :].T),
             np.stack((b_ih[2 * H :], b_hh[2 * H :])), lengths, reverse, cell.reset_after, hs,
             acts, cache[2], xhs)
     loop(*args, _row_blocks(B))
@@ -541,8 +542,8 @@ def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
                                     reverse, cell.reset_after, dxproj, dhn)
     loop(*args, _row_blocks(B))
 
-    grads = {"bias_ih": dxproj.sum(axis=(0, 1))}
     if cell.name == "gru":
+        grads = {"bias_ih": dxproj.sum(axis=(0, 1))}
         prev = _previous_states(hs, reverse)
         n_input = prev if cell.reset_after else acts[:, :, :H] * prev
         grads["weight_ih"] = _gemm_tn(dxproj, x)
@@ -551,10 +552,10 @@ def _direction_backward(cell, x, w, cache, dhs, lengths, reverse):
         grads["bias_hh"] = np.concatenate(
             [grads["bias_ih"][: 2 * H], dhn.sum(axis=(0, 1))])
         dx = matmul_nt(dxproj.reshape(T * B, -1), np.ascontiguousarray(w_ih.T)).reshape(T, B, D)
-    else:  # one product gives both: the forward kept each step's [x_t, h_{t-1}]
+    else:  # one product gives all three: the forward kept each step's [x_t, h_{t-1}, 1]
         g = _gemm_tn(dxproj, xhs)
-        grads["weight_ih"], grads["weight_hh"] = g[:, :D], g[:, D:]
-        grads["bias_hh"] = grads["bias_ih"]
+        grads = {"weight_ih": g[:, :D], "weight_hh": g[:, D : D + H], "bias_ih": g[:, D + H],
+                 "bias_hh": g[:, D + H]}
     if cell.peepholes:
         # the i and f pre-activations see c_{t-1}, the o pre-activation sees c_t
         seen = {"i": _previous_states(cs, reverse), "o": cs}
