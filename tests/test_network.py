@@ -51,6 +51,25 @@ def test_padded_steps_change_nothing(cell):
     np.testing.assert_allclose(grad, grad2, rtol=1e-12, atol=1e-15)
 
 
+def test_reusing_memory_gives_the_same_gradients(cell):
+    """Inside reusing_memory a pass reuses the last pass's arrays, with the same results,
+    also when the batch shape changes between passes; outside it nothing is kept."""
+    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True)
+    params = net.init_params(1, np.float64)
+    batches = [random_batch(seed, B=B, T=5, D=2, k=1, return_sequences=False)
+               for seed, B in ((6, 4), (7, 4), (8, 3))]
+    expected = [net.loss_and_grad(params, X, y, lengths) for X, y, lengths in batches]
+    with net.reusing_memory():
+        got = [net.loss_and_grad(params, X, y, lengths) for X, y, lengths in batches]
+        states = [net.forward(params, *batches[0][::2])[1]["layers"][0]["runs"][0][0]
+                  for _ in range(2)]
+        assert states[0] is states[1]
+    assert net._workspace is None
+    for (loss, grad), (loss_r, grad_r) in zip(expected, got):
+        assert loss_r == loss
+        np.testing.assert_array_equal(grad_r, grad)
+
+
 def test_parameter_names_and_shapes():
     net = RecurrentNetwork(LSTMCell(peephole=True), 5, 7, output_size=3, num_layers=2,
                            bidirectional=True)

@@ -5,6 +5,8 @@ Parameter names follow PyTorch (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0
 ``head.weight``, ``head.bias`` for the output layer.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from . import losses
@@ -40,6 +42,8 @@ class RecurrentNetwork:
         step 0), giving (B, k).
     """
 
+    _workspace = None  # set by reusing_memory
+
     def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
                  bidirectional=False, dropout=0.0, return_sequences=False):
         self.cell = cell
@@ -51,6 +55,27 @@ class RecurrentNetwork:
         self.dropout = dropout
         self.return_sequences = return_sequences
         self.layout = ParameterLayout(self._shapes())
+
+    @contextmanager
+    def reusing_memory(self):
+        """Context manager: each forward and backward pass reuses the last one's arrays.
+
+        Training asks for the same large arrays at every step; reusing them spares the
+        system allocator's fresh pages (see :class:`~numbarnn.backends.cpu.Workspace`).
+        Inside the block, the cache of :meth:`forward` and the state gradients of
+        :meth:`backward` are overwritten by the next pass; :meth:`predict` is not
+        affected.
+        """
+        self._workspace = cpu.Workspace()
+        try:
+            yield
+        finally:
+            self._workspace = None
+
+    def _part(self, k, suffix, keep=True):
+        """The workspace of direction ``suffix`` of layer ``k``, or None outside
+        :meth:`reusing_memory` (and for inference)."""
+        return self._workspace.part(f"l{k}{suffix}") if self._workspace and keep else None
 
     @property
     def directions(self):
@@ -153,7 +178,8 @@ class RecurrentNetwork:
         layers = []
         for k in range(self.num_layers):
             runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),
-                                          lengths, reverse=bool(s), keep=keep)
+                                          lengths, reverse=bool(s), keep=keep,
+                                          workspace=self._part(k, s, keep))
                     for s in self.directions]
             layers.append({"x": x, "runs": runs})
             if k == self.num_layers - 1 and not self.return_sequences:
@@ -226,7 +252,8 @@ class RecurrentNetwork:
                 dhs = np.ascontiguousarray(dy[:, :, d * H : (d + 1) * H])
                 w = self._direction_weights(views, k, suffix)
                 dxd, grads, states = cpu.direction_backward(
-                    self.cell, layer["x"], w, layer["runs"][d][1], dhs, lengths, reverse=bool(suffix))
+                    self.cell, layer["x"], w, layer["runs"][d][1], dhs, lengths,
+                    reverse=bool(suffix), workspace=self._part(k, suffix))
                 if state_grads is not None:
                     state_grads[f"l{k}{suffix}"] = states
                 for key, g in grads.items():

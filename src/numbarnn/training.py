@@ -72,11 +72,14 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
 def epochs(net, params, optimizer, data):
     """A function running one epoch, called as :func:`train_epoch` without its first four arguments.
 
-    A network with a ``trainer`` (the GPU's) keeps ``data`` and the optimizer's state on
-    its device until the block exits.
+    On the CPU, the network reuses its arrays from step to step until the block exits
+    (:meth:`~numbarnn.network.RecurrentNetwork.reusing_memory`). A network with a
+    ``trainer`` (the GPU's) keeps ``data`` and the optimizer's state on its device until
+    the block exits.
     """
     if not hasattr(net, "trainer"):
-        yield functools.partial(train_epoch, net, params, optimizer, data)
+        with net.reusing_memory():
+            yield functools.partial(train_epoch, net, params, optimizer, data)
         return
     trainer = net.trainer(params, optimizer, data)
     try:
