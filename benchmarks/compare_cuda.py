@@ -126,8 +126,8 @@ def main():
         B, T, D, H = SIZES[size]
         for cell in args.cells:
             ours, theirs = numbarnn_case(cell, B, T, D, H), torch_case(cell, B, T, D, H)
-            f_ours, f_torch = interleaved(ours[0], theirs[0], args.repeats)
-            s_ours, s_torch = interleaved(ours[1], theirs[1], args.repeats)
+            (f_ours, f_torch), (s_ours, s_torch) = interleaved(
+                [(ours[0], theirs[0], args.repeats), (ours[1], theirs[1], args.repeats)])
             results["cases"].append({
                 "cell": cell, "size": size, "B": B, "T": T, "D": D, "H": H,
                 "forward_ms": f_ours * 1e3, "cudnn_forward_ms": f_torch * 1e3,

@@ -2,8 +2,8 @@
 
 For each cell (RNN, LSTM, GRU) and reference size S, M, L it times predict (forward)
 and a train step (forward + BPTT + Adam on one batch, last-step MSE head) in both
-libraries with the same threads, alternating A, B, A, B after warm-up, and prints
-the median times and their ratio (torch / numbarnn: above 1 means numbarnn is
+libraries with the same threads, after warm-up, in rounds that time every case once
+(A then B), and prints the median times and their ratio (torch / numbarnn: above 1 means numbarnn is
 faster). It also measures this machine's float32 GEMM rate with NumPy and writes
 everything to ``benchmarks/results/cpu-<date>.json``.
 
@@ -104,14 +104,24 @@ def write_results(results, kind):
     return out
 
 
-def interleaved(a, b, repeats, warmup=3):
-    for _ in range(warmup):
-        a(), b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(_time(a))
-        tb.append(_time(b))
-    return statistics.median(ta), statistics.median(tb)
+def interleaved(pairs, warmup=3):
+    """Median times of each pair (a, b, repeats), timed in rounds.
+
+    Every round times each pair that still needs repeats once, a then b. A slow spell
+    of a shared machine (they last seconds to minutes here) then falls on every case
+    alike, where timing one case's repeats back to back gave the same LSTM train step
+    at M ratios of 0.97x and 2.45x in two runs.
+    """
+    for a, b, _ in pairs:
+        for _ in range(warmup):
+            a(), b()
+    times = [([], []) for _ in pairs]
+    for round_ in range(max(n for _, _, n in pairs)):
+        for (a, b, n), (ta, tb) in zip(pairs, times):
+            if round_ < n:
+                ta.append(_time(a))
+                tb.append(_time(b))
+    return [(statistics.median(ta), statistics.median(tb)) for ta, tb in times]
 
 
 def main():
@@ -131,27 +141,30 @@ def main():
                "torch": torch.__version__, "numpy": np.__version__, "repeats": args.repeats,
                "sgemm_gflops": gflops, "cases": []}
     print(f"numpy float32 GEMM 2048^3: {gflops:.0f} GFLOP/s; {args.threads} threads; "
-          f"median of {args.repeats} interleaved repeats\n")
+          f"median of {args.repeats} rounds, A and B interleaved\n")
     print(f"{'cell':5} {'size':4} {'predict ms':>21} {'ratio':>6}   {'train step ms':>21} "
           f"{'ratio':>6}  {'GFLOP/s':>7}")
-    for size in args.sizes:
-        B, T, D, H = SIZES[size]
+    keys = [(size, cell) for size in args.sizes for cell in args.cells]
+    pairs = []
+    for size, cell in keys:
         repeats = args.repeats if size != "L" else max(5, args.repeats // 3)
-        for cell in args.cells:
-            ours = numbarnn_case(cell, B, T, D, H, args.threads)
-            theirs = torch_case(cell, B, T, D, H, args.threads)
-            p_ours, p_torch = interleaved(ours[0], theirs[0], repeats)
-            s_ours, s_torch = interleaved(ours[1], theirs[1], repeats)
-            rate = train_step_flops(cell, B, T, D, H) / s_ours / 1e9
-            case = {"cell": cell, "size": size, "B": B, "T": T, "D": D, "H": H,
-                    "predict_ms": p_ours * 1e3, "torch_predict_ms": p_torch * 1e3,
-                    "predict_speedup": p_torch / p_ours, "train_step_ms": s_ours * 1e3,
-                    "torch_train_step_ms": s_torch * 1e3, "train_speedup": s_torch / s_ours,
-                    "train_gflops": rate}
-            results["cases"].append(case)
-            print(f"{cell:5} {size:4} {p_ours * 1e3:9.2f} vs {p_torch * 1e3:8.2f} "
-                  f"{p_torch / p_ours:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
-                  f"{s_torch / s_ours:6.2f}x  {rate:7.1f}", flush=True)
+        ours = numbarnn_case(cell, *SIZES[size], args.threads)
+        theirs = torch_case(cell, *SIZES[size], args.threads)
+        pairs += [(ours[0], theirs[0], repeats), (ours[1], theirs[1], repeats)]
+    medians = interleaved(pairs)
+    for k, (size, cell) in enumerate(keys):
+        B, T, D, H = SIZES[size]
+        (p_ours, p_torch), (s_ours, s_torch) = medians[2 * k], medians[2 * k + 1]
+        rate = train_step_flops(cell, B, T, D, H) / s_ours / 1e9
+        case = {"cell": cell, "size": size, "B": B, "T": T, "D": D, "H": H,
+                "predict_ms": p_ours * 1e3, "torch_predict_ms": p_torch * 1e3,
+                "predict_speedup": p_torch / p_ours, "train_step_ms": s_ours * 1e3,
+                "torch_train_step_ms": s_torch * 1e3, "train_speedup": s_torch / s_ours,
+                "train_gflops": rate}
+        results["cases"].append(case)
+        print(f"{cell:5} {size:4} {p_ours * 1e3:9.2f} vs {p_torch * 1e3:8.2f} "
+              f"{p_torch / p_ours:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
+              f"{s_torch / s_ours:6.2f}x  {rate:7.1f}", flush=True)
     # the peak, measured again after the cases: the larger of the two (the machine is shared)
     results["sgemm_gflops"] = max(gflops, sgemm_gflops())
     for case in results["cases"]:
