@@ -54,6 +54,7 @@ def numbarnn_case(cell, B, T, D, H, threads):
     X = rng.standard_normal((B, T, D), dtype=np.float32)
     y = rng.standard_normal((B, 1), dtype=np.float32)
     optimizer = Adam()
+    net.reusing_memory().__enter__()  # for good, as fit does for all its steps
 
     def predict():
         with limit(threads):
