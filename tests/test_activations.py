@@ -1,6 +1,7 @@
 """The float32 activations against exact ones; float64 stays exact."""
 
 import math
+import warnings
 
 import numba
 import numpy as np
@@ -41,3 +42,19 @@ def test_float64_is_exact():
     x = np.linspace(-30, 30, 10001)
     np.testing.assert_allclose(_apply(x, 0), np.tanh(x), rtol=5e-16, atol=0)  # libm vs numpy: 2 ulp
     np.testing.assert_allclose(_apply(x, 1), [1 / (1 + math.exp(-v)) for v in x], rtol=1e-15)
+
+
+def test_inlined_into_a_parallel_loop_without_numba_warnings():
+    """Inlined into a prange loop, the clamp once left a variable out of scope in
+    Numba's IR, and a first fit printed dozens of NumbaIRAssumptionWarnings."""
+
+    def loop(x, out):
+        for i in numba.prange(x.size):
+            out[i] = tanh(x[i]) * sigmoid(x[i])
+
+    x = np.linspace(-20, 20, 41, dtype=np.float32)
+    out = np.empty_like(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", numba.NumbaIRAssumptionWarning)
+        numba.njit(parallel=True)(loop)(x, out)
+    np.testing.assert_allclose(out, np.tanh(x) / (1 + np.exp(-x)), atol=2e-6)

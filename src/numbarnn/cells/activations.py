@@ -34,7 +34,11 @@ _Q0, _Q1, _Q2, _Q3 = _Q
 def _clamp(x, bound):
     """x limited to [-bound, bound]; NaN stays NaN (written with comparisons: the CUDA
     target has no min and max of floats)."""
-    return bound if x > bound else (-bound if x < -bound else x)
+    if x > bound:
+        return bound
+    if x < -bound:
+        return -bound
+    return x
 
 
 @pointwise
