@@ -62,6 +62,8 @@ class RecurrentNetwork:
 
         Training asks for the same large arrays at every step; reusing them spares the
         system allocator's fresh pages (see :class:`~numbarnn.backends.cpu.Workspace`).
+        :meth:`~numbarnn.LSTMRegressor.fit` and the other estimators train inside it;
+        use it around a training loop of your own.
         Inside the block, the cache of :meth:`forward` and the state gradients of
         :meth:`backward` are overwritten by the next pass; :meth:`predict` is not
         affected.
