@@ -285,6 +285,11 @@ class RecurrentNetwork:
     def gate_activations(self, cache):
         """Gate activations from a :meth:`forward` cache.
 
+        Parameters
+        ----------
+        cache : dict
+            From :meth:`forward` (the GPU network's too); padded steps hold zeros.
+
         Returns
         -------
         dict
@@ -301,18 +306,23 @@ class RecurrentNetwork:
 
         Parameters
         ----------
-        params, X, lengths, dropout_rng
+        params, X
+            As for :meth:`forward`.
+        y : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
+            Targets; with ``return_sequences`` padded steps are left out of the loss.
+        lengths, dropout_rng
             As for :meth:`forward`.
         state_grads : dict, optional
             Receives the gradients of the hidden (and cell) states, as in
             :meth:`backward`.
-        y : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
-            Targets; with ``return_sequences`` padded steps are left out of the loss.
 
         Returns
         -------
         loss : float
+            Mean of (output - y)**2 over every valid output value, as
+            ``torch.nn.MSELoss``.
         grad : ndarray of shape (layout.size,)
+            dloss/dparams, laid out as ``params``.
         """
         output, cache = self.forward(params, X, lengths, dropout_rng)
         mask = cache["valid"][..., 0].T if self.return_sequences else None
