@@ -64,6 +64,7 @@ class RecurrentNetwork:
         system allocator's fresh pages (see :class:`~numbarnn.backends.cpu.Workspace`).
         :meth:`~numbarnn.LSTMRegressor.fit` and the other estimators train inside it;
         use it around a training loop of your own.
+
         Inside the block, the cache of :meth:`forward` and the state gradients of
         :meth:`backward` are overwritten by the next pass; :meth:`predict` is not
         affected.
@@ -77,7 +78,9 @@ class RecurrentNetwork:
     def _part(self, k, suffix, keep=True):
         """The workspace of direction ``suffix`` of layer ``k``, or None outside
         :meth:`reusing_memory` (and for inference)."""
-        return self._workspace.part(f"l{k}{suffix}") if self._workspace and keep else None
+        if self._workspace is None or not keep:
+            return None
+        return self._workspace.part(f"l{k}{suffix}")
 
     @property
     def directions(self):

@@ -10,8 +10,8 @@ Each of Numba's threads takes a block of batch rows and runs the whole time loop
 for it: a step's product of [x_t, h_{t-1}, 1] with the stacked weights and bias
 (single-threaded BLAS, one call for the input, the recurrence and the bias) and the rows'
 gate math. Rows are independent, so the threads never wait for each other, and results
-depend only on the number of threads. Every weight and bias gradient is a GEMM over all
-T * B rows after the backward loop.
+depend only on the number of threads. Every weight gradient is a GEMM over all T * B rows
+after the backward loop; for the RNN and the LSTM the same GEMM gives the bias gradient.
 """
 
 import numba
@@ -125,8 +125,9 @@ def _gru_row_grad(dh, a, hn, h_prev, reset_after, drz, da_n, dhn, direct):
 # of rows and runs all T steps for it: one fork and join per call, not one per step.
 # Forward, a step's input and recurrent products and its bias are one product of
 # [x_t, h_{t-1}, 1] (copied side by side into ``xh``) with the stacked weights and bias;
-# there is no (T, B, G) input projection to write and read back. Where the loops receive ``acts`` (and ``cs``, ``hn``)
-# with a first dimension of 1 instead of T, they keep nothing for BPTT (inference).
+# there is no (T, B, G) input projection to write and read back. Where the loops receive
+# ``acts`` (and ``cs``, ``hn``) with a first dimension of 1 instead of T, they keep nothing
+# for BPTT (inference).
 
 
 @kernel
@@ -472,7 +473,8 @@ def direction_forward(cell, x, w, lengths, reverse, keep=True, workspace=None):
         What :func:`direction_backward` needs; None unless ``keep``.
     """
     with serial_blas():
-        return _direction_forward(cell, x, w, lengths, reverse, keep, workspace or Workspace())
+        return _direction_forward(cell, x, w, lengths, reverse, keep,
+                                  workspace if workspace is not None else Workspace())
 
 
 def _stacked_t(w_ih, w_hh, bias):
@@ -547,7 +549,7 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse, workspace=None)
     """
     with serial_blas():
         return _direction_backward(cell, x, w, cache, dhs, lengths, reverse,
-                                   workspace or Workspace())
+                                   workspace if workspace is not None else Workspace())
 
 
 def _direction_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
