@@ -3,8 +3,8 @@
 For each cell (RNN, LSTM, GRU) and reference size S, M, L it times predict (forward)
 and a train step (forward + BPTT + Adam on one batch, last-step MSE head) in both
 libraries with the same threads, after warm-up, in rounds that time every case once
-(A then B), and prints the median times and their ratio (torch / numbarnn: above 1 means numbarnn is
-faster). It also measures this machine's float32 GEMM rate with NumPy and writes
+(A then B), and prints the median times and their ratio (torch / numbarnn: above 1
+means numbarnn is faster). It also measures this machine's float32 GEMM rate with NumPy and writes
 everything to ``benchmarks/results/cpu-<date>.json``.
 
     python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2]
