@@ -6,6 +6,7 @@ import reference
 from conftest import CELLS, random_batch
 
 from numbarnn import GRUCell, LSTMCell, RecurrentNetwork, RNNCell
+from numbarnn.backends import cpu
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -68,6 +69,37 @@ def test_reusing_memory_gives_the_same_gradients(cell):
     for (loss, grad), (loss_r, grad_r) in zip(expected, got):
         assert loss_r == loss
         np.testing.assert_array_equal(grad_r, grad)
+
+
+@pytest.mark.parametrize("n_blocks", [2, 3])
+def test_rows_split_into_blocks_give_the_same_results(cell, n_blocks, monkeypatch):
+    """The time loops split the batch into blocks of rows, one per thread; the outputs,
+    gradients, state gradients and gate activations do not depend on the split (ragged
+    lengths put padded and valid rows in one block)."""
+    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True)
+    params = net.init_params(2, np.float64)
+    X, y, lengths = random_batch(9, B=5, T=6, D=2, k=1, return_sequences=False)
+
+    def run():
+        states = {}
+        loss, grad = net.loss_and_grad(params, X, y, lengths, state_grads=states)
+        gates = net.gate_activations(net.forward(params, X, lengths)[1])
+        return loss, grad, net.predict(params, X, lengths), states, gates
+
+    monkeypatch.setattr(cpu, "_row_blocks", lambda n_rows: 1)
+    expected = run()
+    monkeypatch.setattr(cpu, "_row_blocks", lambda n_rows: min(n_blocks, n_rows))
+    got = run()
+    for a, b in zip(expected[:3], got[:3]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    for part in ("states", "gates"):
+        i = 3 if part == "states" else 4
+        assert expected[i].keys() == got[i].keys()
+        for key in expected[i]:
+            assert expected[i][key].keys() == got[i][key].keys()
+            for name in expected[i][key]:
+                np.testing.assert_allclose(got[i][key][name], expected[i][key][name],
+                                           rtol=1e-12, atol=1e-15, err_msg=f"{part} {key} {name}")
 
 
 def test_parameter_names_and_shapes():

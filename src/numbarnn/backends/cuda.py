@@ -609,5 +609,6 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse):
 
 def gate_activations(cell, cache):
     """Gate activations (T, B, H) by name, copied to the host."""
-    return cpu.gate_activations(cell, tuple(
-        a.copy_to_host() if hasattr(a, "copy_to_host") else a for a in cache))
+    if cell.name == "rnn":
+        return {}
+    return cpu.named_gates(cell, (cache[2] if cell.name == "lstm" else cache[1]).copy_to_host())
