@@ -17,8 +17,9 @@ def accumulate_nt(a, b, c):
 
 def _xxgemm(dtype):
     pointer = types.CPointer(dtype)
+    # kind, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
     return types.ExternalFunction("numba_xxgemm", types.intc(
-        types.char, types.char, types.char, types.intp, types.intp, types.intp,  # kind, trans, m, n, k
+        types.char, types.char, types.char, types.intp, types.intp, types.intp,
         pointer, pointer, types.intp, pointer, types.intp, pointer, pointer, types.intp))
 
 

@@ -1,17 +1,22 @@
-"""CPU backend: the time loops compiled with Numba, the big GEMMs in BLAS.
+"""CPU backend: the time loops compiled with Numba, their products in BLAS.
 
-Layout: time-major arrays, ``x`` (T, B, D), hidden states ``hs`` (T, B, H).
+Interface: time-major arrays, ``x`` (T, B, D), hidden states ``hs`` (T, B, H).
 A padded step (t >= lengths[b]) carries the state through unchanged, so the
-state after the last valid step sits at t = T - 1 (forward) or t = 0 (reverse),
-and ``hs`` at a step that came before (in processing order) is always the true
-previous state. Gradients flow back through padded steps unchanged too.
+state after the last valid step sits at t = T - 1 (forward) or t = 0 (reverse).
+Gradients flow back through padded steps unchanged too.
 
-Each of Numba's threads takes a block of batch rows and runs the whole time loop
-for it: a step's product of [x_t, h_{t-1}, 1] with the stacked weights and bias
-(single-threaded BLAS, one call for the input, the recurrence and the bias) and the rows'
-gate math. Rows are independent, so the threads never wait for each other, and results
-depend only on the number of threads. Every weight gradient is a GEMM over all T * B rows
-after the backward loop; for the RNN and the LSTM the same GEMM gives the bias gradient.
+Each of Numba's threads takes a block of R batch rows and runs the whole time loop
+for it; rows are independent, so the threads never wait for each other, and results
+depend only on the number of blocks. Inside a block everything is feature-major: a
+step's input is the tile [x_t, 1, h_{t-1}] (K, R), K = D + 1 + H, so the step's
+product is W (G, K) @ tile with W = [W_ih, b, W_hh] (single-threaded BLAS, one call
+for the input, the bias and the recurrence), each gate's block of the result is
+contiguous for the gate math, and backward one product W^T @ dL/da gives both dx_t
+and dh_{t-1}. The tiles kept for BPTT sit in blocked caches (:func:`_blocked`): each
+block of rows owns a contiguous part, one contiguous tile per step, written once and
+read back once. Every weight gradient, bias included (through the constant 1), is
+accumulated in BLAS step by step from the tiles (:func:`~.blas.accumulate_nt`), into
+one array per block, summed at the end: nothing of size (T, B, G) is written in BPTT.
 """
 
 import numba
@@ -39,11 +44,11 @@ def block_bounds(k, n_blocks, n_rows):
     return k * n_rows // n_blocks, (k + 1) * n_rows // n_blocks
 
 
-# --- one batch row of one step --------------------------------------------------------------
+# --- one step of a block of rows: the gate math --------------------------------------------
 #
-# The time loops below hand each row's gate math to these functions. Compiled on their
-# own (not inlined into the parallel loop), their unit loops are vectorized by LLVM:
-# the LSTM forward recurrence at M ran in 14 ms instead of 26 ms.
+# The time loops hand a step's gate math to these functions, tiles (units, R) in and out.
+# Compiled on their own (not inlined into the parallel loop), their loops over R are
+# vectorized by LLVM, provided they hold no condition: a padded row is put right after.
 
 
 @kernel
@@ -154,45 +159,79 @@ def _peephole_grad(da, c_prev, c, coupled, dpeep):
 
 
 @kernel
-def _gru_row_gates(z, h, a, hr):
-    """The r and z gates of one row (z holds [x_t, h_{t-1}, 1] [W_i, W_h, b]^T for r and z)
-    and r * h_{t-1} into hr."""
-    H = h.size
+def _gru_gates(z_rz, h, a, rh):
+    """The r and z gates of a block of rows (z_rz (2H, R) holds their pre-activations) into
+    a[:2H], and r * h_{t-1} into rh[1:] (the product input of reset before)."""
+    H, R = h.shape
     for j in range(H):
-        r = sigmoid(z[j])
-        a[j] = r
-        a[H + j] = sigmoid(z[H + j])
-        hr[j] = r * h[j]
+        for r in range(R):
+            g = sigmoid(z_rz[j, r])
+            a[j, r] = g
+            a[H + j, r] = sigmoid(z_rz[H + j, r])
+            rh[1 + j, r] = g * h[j, r]
 
 
 @kernel
-def _gru_row_state(z_n, x_n, b_in, b_hn, h, a, hn, reset_after):
-    """The n gate and the new state of one row: x_n holds x_t W_in^T, z_n holds
-    h_{t-1} W_hn^T (reset after) or (r * h_{t-1}) W_hn^T (reset before)."""
-    H = h.size
+def _gru_state(x_n, hn, h, a, valid, reset_after, kept):
+    """The n gate into a[2H:] and the new state h (H, R), in place: x_n holds
+    W_in x_t + b_in, hn W_hn h_{t-1} + b_hn (reset after) or W_hn (r * h_{t-1}) + b_hn
+    (reset before). A padded row keeps its state, by way of ``kept`` (H, R), and gets zero
+    activations."""
+    H, R = h.shape
+    padded = not valid.all()
+    if padded:
+        kept[:] = h
     for j in range(H):
-        hn[j] = z_n[j] + b_hn[j]
-        a[2 * H + j], h[j] = gru.step(a[j], a[H + j], x_n[j] + b_in[j], hn[j], h[j],
-                                      reset_after)
+        for r in range(R):
+            a[2 * H + j, r], h[j, r] = gru.step(a[j, r], a[H + j, r], x_n[j, r], hn[j, r],
+                                                h[j, r], reset_after)
+    if padded:
+        for r in range(R):
+            if not valid[r]:
+                h[:, r] = kept[:, r]
+                a[:, r] = 0.0
 
 
 @kernel
-def _gru_row_grad(dh, a, hn, h_prev, reset_after, drz, da_n, dhn, direct):
-    H = dh.size
+def _gru_gates_grad(dh, a, hn, h_prev, valid, reset_after, d_rz, d_n, d_hn, direct):
+    """Backward of :func:`_gru_state` and the gates' sigmoids for a block of rows: from dh,
+    the total dL/dh_t, the gradients of the r and z pre-activations (d_rz (2H, R); r's
+    is left for :func:`_gru_reset_grad` with reset before), of the input part of n (d_n),
+    of ``hn`` (d_hn), and the part of dL/dh_{t-1} through z (``direct``). A padded row
+    gets zero gradients and passes dh on as ``direct``."""
+    H, R = dh.shape
     for j in range(H):
-        drz[j], drz[H + j], da_n[j], dhn[j], direct[j] = gru.step_grad(
-            dh[j], a[j], a[H + j], a[2 * H + j], hn[j], h_prev[j], reset_after)
+        for r in range(R):
+            d_rz[j, r], d_rz[H + j, r], d_n[j, r], d_hn[j, r], direct[j, r] = gru.step_grad(
+                dh[j, r], a[j, r], a[H + j, r], a[2 * H + j, r], hn[j, r], h_prev[j, r],
+                reset_after)
+    if not valid.all():
+        for r in range(R):
+            if not valid[r]:
+                d_rz[:, r] = 0.0
+                d_n[:, r] = 0.0
+                d_hn[:, r] = 0.0
+                direct[:, r] = dh[:, r]
+
+
+@kernel
+def _gru_reset_grad(rec, a, h_prev, reset_after, d_rz, direct, rh):
+    """What comes back through the n gate's recurrent product, rec = [b_hn, W_hn]^T d_hn
+    (1 + H, R), into ``direct``; with reset before, it also gives the r gate's gradient
+    and r * h_{t-1} (into rh[1:], for W_hn's gradient)."""
+    H, R = direct.shape
+    for j in range(H):
+        for r in range(R):
+            if reset_after:
+                direct[j, r] += rec[1 + j, r]
+            else:
+                g = a[j, r]
+                d_rz[j, r] = rec[1 + j, r] * h_prev[j, r] * g * (ONE - g)
+                direct[j, r] += rec[1 + j, r] * g
+                rh[1 + j, r] = g * h_prev[j, r]
 
 
 # --- the time loops ---------------------------------------------------------------------
-#
-# Batch rows are independent in the recurrence, so each of Numba's threads takes a block
-# of rows and runs all T steps for it: one fork and join per call, not one per step.
-# Forward, a step's input and recurrent products and its bias are one product of
-# [x_t, h_{t-1}, 1] (copied side by side into ``xh``) with the stacked weights and bias;
-# there is no (T, B, G) input projection to write and read back. Where the loops receive
-# ``acts`` (and ``cs``, ``hn``) with a first dimension of 1 instead of T, they keep nothing
-# for BPTT (inference).
 
 
 @kernel
@@ -204,18 +243,18 @@ def _blocked(cache, steps, X, lo, hi):
 
 @kernel
 def _load_step(x, t, lo, lengths, h, xh, valid):
-    """Step t of rows lo .. lo + R: [x_t, h_{t-1}, 1] into the tile ``xh`` (K, R), from
+    """Step t of rows lo .. lo + R: [x_t, 1, h_{t-1}] into the tile ``xh`` (K, R), from
     ``x`` (T, B, D) and the state h (H, R), and whether each row's step is ``valid``
     (not padding). The constant 1 carries the bias in the step's product, and gives the
     bias gradient in the weight-gradient product."""
     D = x.shape[2]
-    H, R = h.shape
+    R = h.shape[1]
     for r in range(R):
         valid[r] = t < lengths[lo + r]
         for d in range(D):
             xh[d, r] = x[t, lo + r, d]
-    xh[D : D + H] = h
-    xh[D + H] = ONE
+    xh[D] = ONE
+    xh[D + 1 :] = h
 
 
 @kernel
@@ -251,22 +290,22 @@ def _gather_dh(dhs, t, lo, lengths, carried, dh, valid):
 
 @kernel
 def _carry_back(dxh, dx, t, lo, valid, dh):
-    """After a backward step's product dxh = [dx_t, dh_{t-1}] (D + H, R): dx_t into
-    ``dx`` (T, B, D); a padded row passes its dL/dh_t (in ``dh``) on unchanged."""
+    """After a backward step's product dxh = W^T da = [dx_t, (bias), dh_{t-1}] (K, R): dx_t
+    into ``dx`` (T, B, D); a padded row passes its dL/dh_t (in ``dh``) on unchanged."""
     D = dx.shape[2]
     H, R = dh.shape
     _store_rows(dxh[:D], dx, t, lo)
     for r in range(R):
         if not valid[r]:
             for j in range(H):
-                dxh[D + j, r] += dh[j, r]
+                dxh[D + 1 + j, r] += dh[j, r]
 
 
 @kernel(parallel=True)
 def rnn_forward(x, w, lengths, reverse, relu, hs, xhs, n_blocks):
-    """Run the recurrence; ``w`` (H, K) is [W_ih, W_hh, b] with b = b_ih + b_hh and
-    K = D + H + 1. Fills ``hs`` (T, B, H) and the blocked cache ``xhs``: (steps, K) tiles
-    of [x_t, h_{t-1}, 1], where steps is T, or 1 for inference (scratch)."""
+    """Run the recurrence; ``w`` (H, K) is [W_ih, b, W_hh] with b = b_ih + b_hh and
+    K = D + 1 + H. Fills ``hs`` (T, B, H) and the blocked cache ``xhs``: (steps, K) tiles
+    of [x_t, 1, h_{t-1}], where steps is T, or 1 for inference (scratch)."""
     T, B, H = hs.shape
     K = w.shape[1]
     steps = xhs.size // (K * B)
@@ -287,11 +326,11 @@ def rnn_forward(x, w, lengths, reverse, relu, hs, xhs, n_blocks):
 
 
 @kernel(parallel=True)
-def rnn_backward(dhs, hs, xhs, w_cat_t, lengths, reverse, relu, dx, dw, n_blocks):
-    """BPTT over the blocked cache of :func:`rnn_forward`, through ``w_cat_t`` =
-    [W_ih, W_hh]^T (D + H, H). Fills ``dx`` (T, B, D) and ``dw[k]`` (H, K), block k's share
-    of the gradient of [W_ih, W_hh, b]. ``dhs`` (T, B, H) holds dL/dh_t from above on
-    entry and the total dL/dh_t on return."""
+def rnn_backward(dhs, hs, xhs, w_t, lengths, reverse, relu, dx, dw, n_blocks):
+    """BPTT over the blocked cache of :func:`rnn_forward`, through ``w_t`` (K, H), the
+    forward's ``w`` transposed. Fills ``dx`` (T, B, D) and ``dw[k]`` (H, K), block k's
+    share of the gradient of ``w``. ``dhs`` (T, B, H) holds dL/dh_t from above on entry
+    and the total dL/dh_t on return."""
     T, B, H = dhs.shape
     K = dw.shape[2]
     for k in prange(n_blocks):
@@ -299,30 +338,30 @@ def rnn_backward(dhs, hs, xhs, w_cat_t, lengths, reverse, relu, dx, dw, n_blocks
         R = hi - lo
         xh_k = _blocked(xhs, T, K, lo, hi)
         dw[k] = 0.0
-        dxh = np.zeros((K - 1, R), dhs.dtype)  # [dx_t, dh_{t-1}]
+        dxh = np.zeros((K, R), dhs.dtype)  # [dx_t, (bias), dh_{t-1}]
         dh = np.empty((H, R), dhs.dtype)
         h = np.empty((H, R), dhs.dtype)
         da = np.empty((H, R), dhs.dtype)
         valid = np.empty(R, np.bool_)
         for s in range(T):
             t = s if reverse else T - 1 - s
-            _gather_dh(dhs, t, lo, lengths, dxh[K - 1 - H :], dh, valid)
+            _gather_dh(dhs, t, lo, lengths, dxh[K - H :], dh, valid)
             _load_rows(hs, t, lo, h)
             _rnn_gates_grad(dh, h, relu, valid, da)
-            np.dot(w_cat_t, da, dxh)
+            np.dot(w_t, da, dxh)
             accumulate_nt(da, xh_k[t], dw[k])
             _carry_back(dxh, dx, t, lo, valid, dh)
 
 
 @kernel(parallel=True)
 def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blocks):
-    """Run the recurrence; ``w`` (G, K) is [W_ih, W_hh, b] with b = b_ih + b_hh and
-    K = D + H + 1, ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
+    """Run the recurrence; ``w`` (G, K) is [W_ih, b, W_hh] with b = b_ih + b_hh and
+    K = D + 1 + H, ``peep`` (3, H) the i, f, o peephole weights (zeros if none).
 
-    Each thread keeps its block of R rows feature-major, [x_t, h_{t-1}, 1] as a (K, R)
+    Each thread keeps its block of R rows feature-major, [x_t, 1, h_{t-1}] as a (K, R)
     tile, so that a step's product is W @ tile and each gate's block of the result is
     contiguous. Fills ``hs`` (T, B, H) and the blocked caches (see :func:`_blocked`):
-    ``xhs`` (steps, K) tiles of [x_t, h_{t-1}, 1], ``acts`` (steps, G) tiles of gate
+    ``xhs`` (steps, K) tiles of [x_t, 1, h_{t-1}], ``acts`` (steps, G) tiles of gate
     activations (zero at padded steps) and ``cs`` (steps, H) tiles of c_t, where steps
     is T, or 1 for inference (scratch, nothing kept).
     """
@@ -352,14 +391,14 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
 
 
 @kernel(parallel=True)
-def lstm_backward(dhs, acts, cs, xhs, w_cat_t, peep, lengths, reverse, coupled, peephole, dcs,
+def lstm_backward(dhs, acts, cs, xhs, w_t, peep, lengths, reverse, coupled, peephole, dcs,
                   dx, dw, dpeep, n_blocks):
-    """BPTT over the blocked caches of :func:`lstm_forward`, through ``w_cat_t`` =
-    [W_ih, W_hh]^T (D + H, G).
+    """BPTT over the blocked caches of :func:`lstm_forward`, through ``w_t`` (K, G), the
+    forward's ``w`` transposed.
 
     Fills ``dx`` (T, B, D), ``dcs`` (T, B, H), the total dL/dc_t, and for each block of
-    rows k its share of the gradients: ``dw[k]`` (G, K) of [W_ih, W_hh, b] (a product per
-    step with the [x_t, h_{t-1}, 1] tile the forward kept, accumulated in BLAS) and, if
+    rows k its share of the gradients: ``dw[k]`` (G, K) of ``w`` (a product per step
+    with the [x_t, 1, h_{t-1}] tile the forward kept, accumulated in BLAS) and, if
     ``peephole``, ``dpeep[k]`` (3, H) of the peephole weights. ``dhs`` (T, B, H) holds
     dL/dh_t from above on entry and the total dL/dh_t on return.
     """
@@ -374,7 +413,7 @@ def lstm_backward(dhs, acts, cs, xhs, w_cat_t, peep, lengths, reverse, coupled, 
         c_k = _blocked(cs, T, H, lo, hi)
         dw[k] = 0.0
         dpeep[k] = 0.0
-        dxh = np.zeros((D + H, R), dhs.dtype)  # [dx_t, dh_{t-1}]
+        dxh = np.zeros((K, R), dhs.dtype)  # [dx_t, (bias), dh_{t-1}]
         dc = np.zeros((H, R), dhs.dtype)
         dh = np.empty((H, R), dhs.dtype)
         dc_t = np.empty((H, R), dhs.dtype)
@@ -385,150 +424,103 @@ def lstm_backward(dhs, acts, cs, xhs, w_cat_t, peep, lengths, reverse, coupled, 
         for s in range(T):
             t = s if reverse else T - 1 - s
             tp = t + 1 if reverse else t - 1
-            _gather_dh(dhs, t, lo, lengths, dxh[D:], dh, valid)
+            _gather_dh(dhs, t, lo, lengths, dxh[D + 1 :], dh, valid)
             c_prev = c_k[tp] if 0 <= tp < T else no_state
             _lstm_gates_grad(dh, dc, a_k[t], c_k[t], c_prev, peep, valid, coupled, da, dc_t, kept)
             if peephole:
                 _peephole_grad(da, c_prev, c_k[t], coupled, dpeep[k])
-            np.dot(w_cat_t, da, dxh)
+            np.dot(w_t, da, dxh)
             accumulate_nt(da, xh_k[t], dw[k])
             _carry_back(dxh, dx, t, lo, valid, dh)
             _store_rows(dc_t, dcs, t, lo)
 
 
-@kernel
-def _stack(x, h, xh):
-    D, H = x.shape[1], h.shape[1]
-    for r in range(xh.shape[0]):
-        xh[r, :D] = x[r]
-        xh[r, D : D + H] = h[r]
-        xh[r, D + H] = ONE
-
-
-@kernel
-def _step_index(t, kept):
-    return t if kept.shape[0] > 1 else 0
-
-
 @kernel(parallel=True)
-def gru_forward(x, w_t, w_in_t, w_hn_t, b_n, lengths, reverse, reset_after, hs, acts, hn, xhs,
-                n_blocks):
-    """Run the recurrence; ``w_t`` (D + H + 1, 2H) is [W_i, W_h, b]^T for the r and z gates,
-    b their summed biases; ``w_in_t`` (D, H) and ``w_hn_t`` (H, H) are the n gate's
-    input and recurrent weights, transposed, and ``b_n`` (2, H) its b_in and b_hn.
+def gru_forward(x, w_rz, w_nx, w_nh, lengths, reverse, reset_after, hs, acts, hn, xhs, n_blocks):
+    """Run the recurrence; ``w_rz`` (2H, K) is [W_i, b, W_h] for the r and z gates (b their
+    summed biases), ``w_nx`` (H, D + 1) [W_in, b_in] and ``w_nh`` (H, 1 + H) [b_hn, W_hn].
 
-    Fills ``hs`` (T, B, H), ``acts`` (T, B, 3H) with r, z, n (zero at padded steps) and
-    ``hn`` (T, B, H) with the recurrent part of n before the reset gate is applied
-    (reset after) or W_hn (r * h) + b_hn (reset before); ``xhs`` (1, B, D + H + 1) is scratch.
+    Fills ``hs`` (T, B, H) and, as :func:`lstm_forward`, blocked caches of (steps, X)
+    tiles: ``acts`` (3H) of r, z, n (zero at padded steps), ``hn`` (H) of the recurrent
+    part of n, W_hn h_{t-1} + b_hn (reset after) or W_hn (r * h_{t-1}) + b_hn (reset
+    before), and ``xhs`` (K) of [x_t, 1, h_{t-1}].
     """
     T, B, H = hs.shape
+    K = w_rz.shape[1]
+    D = K - 1 - H
+    steps = xhs.size // (K * B)
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
-        h = np.zeros((hi - lo, H), hs.dtype)
-        hr = np.zeros((hi - lo, H), hs.dtype)
-        xh = xhs[0, lo:hi]
-        z = np.empty((hi - lo, 2 * H), hs.dtype)
-        x_n = np.empty((hi - lo, H), hs.dtype)
-        z_n = np.empty((hi - lo, H), hs.dtype)
+        R = hi - lo
+        xh_k = _blocked(xhs, steps, K, lo, hi)
+        a_k = _blocked(acts, steps, 3 * H, lo, hi)
+        hn_k = _blocked(hn, steps, H, lo, hi)
+        h = np.zeros((H, R), hs.dtype)
+        z_rz = np.empty((2 * H, R), hs.dtype)
+        x_n = np.empty((H, R), hs.dtype)
+        rh = np.empty((1 + H, R), hs.dtype)  # [1, r * h_{t-1}]
+        rh[0] = ONE
+        kept = np.empty((H, R), hs.dtype)
+        valid = np.empty(R, np.bool_)
         for s in range(T):
             t = T - 1 - s if reverse else s
-            tk = _step_index(t, acts)
-            _stack(x[t, lo:hi], h, xh)
-            np.dot(xh, w_t, z)
-            np.dot(x[t, lo:hi], w_in_t, x_n)
-            for r in range(hi - lo):
-                if t < lengths[lo + r]:
-                    _gru_row_gates(z[r], h[r], acts[tk, lo + r], hr[r])
-            np.dot(h if reset_after else hr, w_hn_t, z_n)
-            for r in range(hi - lo):
-                b = lo + r
-                if t < lengths[b]:
-                    _gru_row_state(z_n[r], x_n[r], b_n[0], b_n[1], h[r], acts[tk, b], hn[tk, b],
-                                   reset_after)
-                else:
-                    acts[tk, b] = 0.0
-            hs[t, lo:hi] = h
+            tk = t if steps > 1 else 0
+            xh = xh_k[tk]
+            _load_step(x, t, lo, lengths, h, xh, valid)
+            np.dot(w_rz, xh, z_rz)
+            np.dot(w_nx, xh[: D + 1], x_n)
+            _gru_gates(z_rz, h, a_k[tk], rh)
+            np.dot(w_nh, xh[D:] if reset_after else rh, hn_k[tk])
+            _gru_state(x_n, hn_k[tk], h, a_k[tk], valid, reset_after, kept)
+            _store_rows(h, hs, t, lo)
 
 
 @kernel(parallel=True)
-def gru_backward(dhs, acts, hn, hs, w_rz, w_n, lengths, reverse, reset_after, dxproj, dhn, n_blocks):
-    """BPTT; fills ``dxproj`` (T, B, 3H) and ``dhn`` (T, B, H), the gradient of ``hn``.
-
-    ``dhs`` (T, B, H) holds dL/dh_t from above on entry and the total dL/dh_t on
-    return.
-    """
+def gru_backward(dhs, acts, hn, xhs, w_rz_t, w_nx_t, w_nh_t, lengths, reverse, reset_after, dx,
+                 d_rz, d_nx, d_nh, n_blocks):
+    """BPTT over the blocked caches of :func:`gru_forward`, through its three weight
+    matrices transposed. Fills ``dx`` (T, B, D) and block k's share of their gradients,
+    ``d_rz[k]``, ``d_nx[k]`` and ``d_nh[k]``. ``dhs`` (T, B, H) holds dL/dh_t from above on
+    entry and the total dL/dh_t on return."""
     T, B, H = dhs.shape
-    no_state = np.zeros(H, dhs.dtype)
+    K = w_rz_t.shape[0]
+    D = K - 1 - H
     for k in prange(n_blocks):
         lo, hi = block_bounds(k, n_blocks, B)
-        dh = np.zeros((hi - lo, H), dhs.dtype)
-        direct = np.empty((hi - lo, H), dhs.dtype)
-        drz = np.empty((hi - lo, 2 * H), dhs.dtype)
-        rec = np.empty((hi - lo, H), dhs.dtype)
+        R = hi - lo
+        xh_k = _blocked(xhs, T, K, lo, hi)
+        a_k = _blocked(acts, T, 3 * H, lo, hi)
+        hn_k = _blocked(hn, T, H, lo, hi)
+        d_rz[k] = 0.0
+        d_nx[k] = 0.0
+        d_nh[k] = 0.0
+        dxh = np.zeros((K, R), dhs.dtype)  # [dx_t, (bias), dh_{t-1}]
+        dxn = np.empty((D + 1, R), dhs.dtype)
+        rec = np.empty((1 + H, R), dhs.dtype)
+        dh = np.empty((H, R), dhs.dtype)
+        dr = np.empty((2 * H, R), dhs.dtype)
+        dn = np.empty((H, R), dhs.dtype)
+        dhn = np.empty((H, R), dhs.dtype)
+        direct = np.empty((H, R), dhs.dtype)
+        rh = np.empty((1 + H, R), dhs.dtype)  # [1, r * h_{t-1}]
+        rh[0] = ONE
+        valid = np.empty(R, np.bool_)
         for s in range(T):
             t = s if reverse else T - 1 - s
-            tp = t + 1 if reverse else t - 1
-            for r in range(hi - lo):
-                b = lo + r
-                dhs[t, b] += dh[r]
-                if t < lengths[b]:
-                    _gru_row_grad(dhs[t, b], acts[t, b], hn[t, b],
-                                  hs[tp, b] if 0 <= tp < T else no_state, reset_after,
-                                  drz[r], dxproj[t, b, 2 * H :], dhn[t, b], direct[r])
-                else:
-                    drz[r] = 0.0
-                    dxproj[t, b] = 0.0
-                    dhn[t, b] = 0.0
-                    direct[r] = dhs[t, b]
-            np.dot(dhn[t, lo:hi], w_n, rec)
-            for r in range(hi - lo):
-                b = lo + r
-                if reset_after:
-                    direct[r] += rec[r]
-                elif t < lengths[b]:
-                    h_prev = hs[tp, b] if 0 <= tp < T else no_state
-                    for j in range(H):
-                        g = acts[t, b, j]
-                        drz[r, j] = rec[r, j] * h_prev[j] * g * (ONE - g)
-                        direct[r, j] += rec[r, j] * g
-            np.dot(drz, w_rz, dh)
-            dh += direct
-            dxproj[t, lo:hi, : 2 * H] = drz
-
-
-# --- the big products, over blocks of rows on Numba's threads ----------------------------------
-
-
-@kernel(parallel=True)
-def _matmul_rows(a, b_t, out, n_blocks):
-    n = a.shape[0]
-    for k in prange(n_blocks):
-        lo, hi = block_bounds(k, n_blocks, n)
-        np.dot(a[lo:hi], b_t.T, out[lo:hi])
-
-
-@kernel(parallel=True)
-def _gemm_tn_rows(a, b, partial, n_blocks):
-    n = a.shape[0]
-    for k in prange(n_blocks):
-        lo, hi = block_bounds(k, n_blocks, n)
-        np.dot(a[lo:hi].T, b[lo:hi], partial[k])
-
-
-def matmul_nt(a, b):
-    """a @ b.T for 2D a (n, k) and b (m, k), rows of a split over the threads."""
-    out = np.empty((a.shape[0], b.shape[0]), a.dtype)
-    _matmul_rows(a, b, out, _row_blocks(a.shape[0]))
-    return out
-
-
-def _gemm_tn(a, b):
-    """sum over t and batch of a[t, b]^T b[t, b]: (T, B, M), (T, B, N) -> (M, N)."""
-    a2, b2 = a.reshape(-1, a.shape[2]), b.reshape(-1, b.shape[2])
-    n_blocks = _row_blocks(a2.shape[0])
-    partial = np.empty((n_blocks, a2.shape[1], b2.shape[1]), a.dtype)
-    _gemm_tn_rows(a2, b2, partial, n_blocks)
-    return partial.sum(axis=0)
+            xh = xh_k[t]
+            _gather_dh(dhs, t, lo, lengths, dxh[D + 1 :], dh, valid)
+            _gru_gates_grad(dh, a_k[t], hn_k[t], xh[D + 1 :], valid, reset_after, dr, dn, dhn,
+                            direct)
+            np.dot(w_nh_t, dhn, rec)
+            _gru_reset_grad(rec, a_k[t], xh[D + 1 :], reset_after, dr, direct, rh)
+            np.dot(w_rz_t, dr, dxh)
+            np.dot(w_nx_t, dn, dxn)
+            accumulate_nt(dr, xh, d_rz[k])
+            accumulate_nt(dn, xh[: D + 1], d_nx[k])
+            accumulate_nt(dhn, xh[D:] if reset_after else rh, d_nh[k])
+            dxh[: D] += dxn[:D]
+            dxh[D + 1 :] += direct
+            _store_rows(dxh[:D], dx, t, lo)
 
 
 # --- one direction of one layer -----------------------------------------------------------
@@ -537,12 +529,12 @@ def _gemm_tn(a, b):
 class Workspace:
     """Arrays handed out again from one training step to the next.
 
-    A train step asks for the same large arrays every time (about 350 MB for an LSTM
-    at L). Fresh from the allocator, arrays that size are new pages from the system,
-    faulted in and zeroed on first touch at every step; handing the last step's arrays
-    out again took a loop of LSTM train steps at M from 51 to 31 ms a step, and an
-    LSTM fit at L from 352 to 316. An array from a workspace is overwritten by the
-    next pass that uses it.
+    A train step asks for the same large arrays every time (the caches of every layer,
+    about 240 MB for an LSTM at L). Fresh from the allocator, arrays that size are new
+    pages from the system, faulted in and zeroed on first touch at every step; handing
+    the last step's arrays out again took a loop of LSTM train steps at M from 51 to 31 ms
+    a step (measured with the earlier, larger caches). An array from a workspace is
+    overwritten by the next pass that uses it.
     """
 
     def __init__(self):
@@ -558,16 +550,6 @@ class Workspace:
     def part(self, name):
         """The workspace of one part (a layer's direction), created on first use."""
         return self._arrays.setdefault(name, Workspace())
-
-
-def _previous_states(hs, reverse):
-    """The state each step starts from (zeros before the first step)."""
-    prev = np.zeros_like(hs)
-    if reverse:
-        prev[:-1] = hs[1:]
-    else:
-        prev[1:] = hs[:-1]
-    return prev
 
 
 def _block(cell, gate, hidden_size):
@@ -617,13 +599,8 @@ def direction_forward(cell, x, w, lengths, reverse, keep=True, workspace=None):
 
 
 def _stacked(w_ih, w_hh, bias):
-    """[W_ih, W_hh, bias]: the weights of [x_t, h_{t-1}, 1]."""
-    return np.concatenate((w_ih, w_hh, bias[:, None]), axis=1)
-
-
-def _stacked_t(w_ih, w_hh, bias):
-    """:func:`_stacked` transposed, C-contiguous."""
-    return np.ascontiguousarray(_stacked(w_ih, w_hh, bias).T)
+    """[W_ih, bias, W_hh]: the weights of [x_t, 1, h_{t-1}]."""
+    return np.concatenate((w_ih, bias[:, None], w_hh), axis=1)
 
 
 def _direction_forward(cell, x, w, lengths, reverse, keep, ws):
@@ -634,9 +611,14 @@ def _direction_forward(cell, x, w, lengths, reverse, keep, ws):
     return hs, (cache if keep else None)
 
 
+def _blocked_caches(ws, steps, B, dtype, **sizes):
+    """Blocked caches (see :func:`_blocked`) of the given numbers of features."""
+    return [ws.empty(name, (steps * size * B,), dtype) for name, size in sizes.items()]
+
+
 def _rnn_forward(cell, x, w, lengths, reverse, hs, steps, n_blocks, ws):
     T, B, D = x.shape
-    xhs = ws.empty("xhs", (steps * (D + hs.shape[2] + 1) * B,), x.dtype)
+    xhs, = _blocked_caches(ws, steps, B, x.dtype, xhs=D + 1 + hs.shape[2])
     rnn_forward(x, _stacked(w["weight_ih"], w["weight_hh"], w["bias_ih"] + w["bias_hh"]),
                 lengths, reverse, cell.nonlinearity == "relu", hs, xhs, n_blocks)
     return hs, xhs, n_blocks
@@ -645,25 +627,30 @@ def _rnn_forward(cell, x, w, lengths, reverse, hs, steps, n_blocks, ws):
 def _lstm_forward(cell, x, w, lengths, reverse, hs, steps, n_blocks, ws):
     T, B, D = x.shape
     G, H = w["weight_hh"].shape
-    cs, acts, xhs = (ws.empty(name, (steps * size * B,), x.dtype)
-                     for name, size in (("cs", H), ("acts", G), ("xhs", D + H + 1)))
+    cs, acts, xhs = _blocked_caches(ws, steps, B, x.dtype, cs=H, acts=G, xhs=D + 1 + H)
     peep = _full_peepholes(cell, w, H, x.dtype)
     lstm_forward(x, _stacked(w["weight_ih"], w["weight_hh"], w["bias_ih"] + w["bias_hh"]), peep,
                  lengths, reverse, cell.coupled, hs, cs, acts, xhs, n_blocks)
     return hs, cs, acts, peep, xhs, n_blocks
 
 
+def _gru_weights(w):
+    """The GRU's three products: [W_i, b, W_h] for r and z (biases summed), [W_in, b_in] of
+    [x_t, 1] and [b_hn, W_hn] of [1, h_{t-1}] (or of [1, r * h_{t-1}])."""
+    w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
+    H = w_hh.shape[1]
+    rz = _stacked(w_ih[: 2 * H], w_hh[: 2 * H], b_ih[: 2 * H] + b_hh[: 2 * H])
+    return (rz, np.concatenate((w_ih[2 * H :], b_ih[2 * H :, None]), axis=1),
+            np.concatenate((b_hh[2 * H :, None], w_hh[2 * H :]), axis=1))
+
+
 def _gru_forward(cell, x, w, lengths, reverse, hs, steps, n_blocks, ws):
     T, B, D = x.shape
-    w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
-    G, H = w_hh.shape
-    acts = ws.empty("acts", (steps, B, G), x.dtype)
-    hn = ws.empty("hn", (steps, B, H), x.dtype)
-    gru_forward(x, _stacked_t(w_ih[: 2 * H], w_hh[: 2 * H], b_ih[: 2 * H] + b_hh[: 2 * H]),
-                np.ascontiguousarray(w_ih[2 * H :].T), np.ascontiguousarray(w_hh[2 * H :].T),
-                np.stack((b_ih[2 * H :], b_hh[2 * H :])), lengths, reverse, cell.reset_after, hs,
-                acts, hn, ws.empty("xhs", (1, B, D + H + 1), x.dtype), n_blocks)
-    return hs, acts, hn
+    G, H = w["weight_hh"].shape
+    acts, hn, xhs = _blocked_caches(ws, steps, B, x.dtype, acts=G, hn=H, xhs=D + 1 + H)
+    gru_forward(x, *_gru_weights(w), lengths, reverse, cell.reset_after, hs, acts, hn, xhs,
+                n_blocks)
+    return hs, acts, hn, xhs, n_blocks
 
 
 _FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}
@@ -673,10 +660,9 @@ def gate_activations(cell, cache):
     """Gate activations (T, B, H) by name from a :func:`direction_forward` cache."""
     if cell.name == "rnn":
         return {}
-    if cell.name == "lstm":
-        T, B, _ = cache[0].shape
-        return named_gates(cell, _unblocked(cache[2], T, B, cache[5]))
-    return named_gates(cell, cache[1])
+    T, B, _ = cache[0].shape
+    return named_gates(cell, _unblocked(cache[2] if cell.name == "lstm" else cache[1], T, B,
+                                        cache[-1]))
 
 
 def _unblocked(cache, T, B, n_blocks):
@@ -730,39 +716,39 @@ def _direction_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
     return _BACKWARD[cell.name](cell, x, w, cache, dhs, lengths, reverse, ws)
 
 
-def _stacked_weights_t(w):
-    """[W_ih, W_hh]^T, C-contiguous: what a backward step's product needs."""
-    return np.ascontiguousarray(np.concatenate((w["weight_ih"], w["weight_hh"]), axis=1).T)
+def _weight_grads(g, D):
+    """The gradients in g = dL/d[W_ih, b, W_hh] (G, D + 1 + H) by name."""
+    return {"weight_ih": g[:, :D], "bias_ih": g[:, D], "bias_hh": g[:, D],
+            "weight_hh": g[:, D + 1 :]}
 
 
-def _weight_grads(g, D, H):
-    """The gradients in g = dL/d[W_ih, W_hh, b] (G, D + H + 1) by name."""
-    return {"weight_ih": g[:, :D], "weight_hh": g[:, D : D + H], "bias_ih": g[:, D + H],
-            "bias_hh": g[:, D + H]}
+def _transposed(a):
+    """a.T, C-contiguous: the weights of a backward step's product."""
+    return np.ascontiguousarray(a.T)
 
 
 def _rnn_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
     T, B, D = x.shape
-    G, H = w["weight_hh"].shape
     hs, xhs, n_blocks = cache
+    w_stacked = _stacked(w["weight_ih"], w["weight_hh"], w["bias_ih"])
     dx = ws.empty("dx", x.shape, x.dtype)
-    dw = ws.empty("dw", (n_blocks, G, D + H + 1), hs.dtype)
-    rnn_backward(dhs, hs, xhs, _stacked_weights_t(w), lengths, reverse,
+    dw = ws.empty("dw", (n_blocks,) + w_stacked.shape, hs.dtype)
+    rnn_backward(dhs, hs, xhs, _transposed(w_stacked), lengths, reverse,
                  cell.nonlinearity == "relu", dx, dw, n_blocks)
-    return dx, _weight_grads(dw.sum(axis=0), D, H), {"h": dhs}
+    return dx, _weight_grads(dw.sum(axis=0), D), {"h": dhs}
 
 
 def _lstm_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
     T, B, D = x.shape
-    G, H = w["weight_hh"].shape
     hs, cs, acts, peep, xhs, n_blocks = cache
+    w_stacked = _stacked(w["weight_ih"], w["weight_hh"], w["bias_ih"])
     dx = ws.empty("dx", x.shape, x.dtype)
     dcs = ws.empty("dcs", hs.shape, hs.dtype)
-    dw = ws.empty("dw", (n_blocks, G, D + H + 1), hs.dtype)
-    dpeep = ws.empty("dpeep", (n_blocks, 3, H), hs.dtype)
-    lstm_backward(dhs, acts, cs, xhs, _stacked_weights_t(w), peep, lengths, reverse, cell.coupled,
-                  bool(cell.peepholes), dcs, dx, dw, dpeep, n_blocks)
-    grads = _weight_grads(dw.sum(axis=0), D, H)
+    dw = ws.empty("dw", (n_blocks,) + w_stacked.shape, hs.dtype)
+    dpeep = ws.empty("dpeep", (n_blocks,) + peep.shape, hs.dtype)
+    lstm_backward(dhs, acts, cs, xhs, _transposed(w_stacked), peep, lengths, reverse,
+                  cell.coupled, bool(cell.peepholes), dcs, dx, dw, dpeep, n_blocks)
+    grads = _weight_grads(dw.sum(axis=0), D)
     if cell.peepholes:
         full = dpeep.sum(axis=0)
         grads["weight_ch"] = np.stack([full[PEEPHOLE_ROWS.index(g)] for g in cell.peepholes])
@@ -771,23 +757,18 @@ def _lstm_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
 
 def _gru_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
     T, B, D = x.shape
-    w_ih, w_hh = w["weight_ih"], w["weight_hh"]
-    G, H = w_hh.shape
-    hs, acts, hn = cache
-    dxproj = ws.empty("dxproj", (T, B, G), hs.dtype)
-    dhn = ws.empty("dhn", hs.shape, hs.dtype)
-    gru_backward(dhs, acts, hn, hs, w_hh[: 2 * H], w_hh[2 * H :], lengths, reverse,
-                 cell.reset_after, dxproj, dhn, _row_blocks(B))
-    grads = {"bias_ih": dxproj.sum(axis=(0, 1))}
-    prev = _previous_states(hs, reverse)
-    n_input = prev if cell.reset_after else acts[:, :, :H] * prev
-    grads["weight_ih"] = _gemm_tn(dxproj, x)
-    grads["weight_hh"] = np.concatenate(
-        [_gemm_tn(dxproj[:, :, : 2 * H], prev), _gemm_tn(dhn, n_input)])
-    grads["bias_hh"] = np.concatenate([grads["bias_ih"][: 2 * H], dhn.sum(axis=(0, 1))])
-    # the GRU's dx is one product after the loop
-    dx = matmul_nt(dxproj.reshape(T * B, -1), np.ascontiguousarray(w_ih.T)).reshape(T, B, D)
-    return dx, grads, {"h": dhs}
+    hs, acts, hn, xhs, n_blocks = cache
+    rz, n_x, n_h = _gru_weights(w)
+    dx = ws.empty("dx", x.shape, x.dtype)
+    d_rz, d_nx, d_nh = (ws.empty(name, (n_blocks,) + m.shape, hs.dtype)
+                        for name, m in (("d_rz", rz), ("d_nx", n_x), ("d_nh", n_h)))
+    gru_backward(dhs, acts, hn, xhs, _transposed(rz), _transposed(n_x), _transposed(n_h),
+                 lengths, reverse, cell.reset_after, dx, d_rz, d_nx, d_nh, n_blocks)
+    g_rz, g_nx, g_nh = d_rz.sum(axis=0), d_nx.sum(axis=0), d_nh.sum(axis=0)
+    return dx, {"weight_ih": np.concatenate((g_rz[:, :D], g_nx[:, :D])),
+                "bias_ih": np.concatenate((g_rz[:, D], g_nx[:, D])),
+                "weight_hh": np.concatenate((g_rz[:, D + 1 :], g_nh[:, 1:])),
+                "bias_hh": np.concatenate((g_rz[:, D], g_nh[:, 0]))}, {"h": dhs}
 
 
 _BACKWARD = {"rnn": _rnn_backward, "lstm": _lstm_backward, "gru": _gru_backward}
