@@ -3,9 +3,10 @@
 For each cell (RNN, LSTM, GRU) and reference size S, M, L it times predict (forward)
 and a train step (forward + BPTT + Adam on one batch, last-step MSE head) in both
 libraries with the same threads, after warm-up, in rounds that time every case once
-(A then B), and prints the median times and their ratio (torch / numbarnn: above 1
-means numbarnn is faster). It also measures this machine's float32 GEMM rate with NumPy and writes
-everything to ``benchmarks/results/cpu-<date>.json``.
+(A then B, each call right after an untimed one of its own), and prints the median
+times and their ratio (torch / numbarnn: above 1 means numbarnn is faster). It also
+measures this machine's float32 GEMM rate with NumPy and writes everything to
+``benchmarks/results/cpu-<date>.json``.
 
     python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2]
 """
@@ -112,6 +113,11 @@ def interleaved(pairs, warmup=3):
     of a shared machine (they last seconds to minutes here) then falls on every case
     alike, where timing one case's repeats back to back gave the same LSTM train step
     at M ratios of 0.97x and 2.45x in two runs.
+
+    Each timed call follows an untimed call of the same function, so that it runs in
+    its library's steady state: both libraries' OpenMP threads spin for a while after
+    a call, and a call timed right after the other library's ran at half speed (an
+    LSTM predict at S: 0.53 ms after a PyTorch call, 0.26-0.29 ms after its own).
     """
     for a, b, _ in pairs:
         for _ in range(warmup):
@@ -120,9 +126,14 @@ def interleaved(pairs, warmup=3):
     for round_ in range(max(n for _, _, n in pairs)):
         for (a, b, n), (ta, tb) in zip(pairs, times):
             if round_ < n:
-                ta.append(_time(a))
-                tb.append(_time(b))
+                ta.append(_steady_time(a))
+                tb.append(_steady_time(b))
     return [(statistics.median(ta), statistics.median(tb)) for ta, tb in times]
+
+
+def _steady_time(f):
+    f()
+    return _time(f)
 
 
 def main():
