@@ -48,26 +48,47 @@ def block_bounds(k, n_blocks, n_rows):
 #
 # The time loops hand a step's gate math to these functions, tiles (units, R) in and out.
 # Compiled on their own (not inlined into the parallel loop), their loops over R are
-# vectorized by LLVM, provided they hold no condition: a padded row is put right after.
+# vectorized by LLVM, provided they hold no condition: a padded row (not ``valid``) is put
+# right after, by the three helpers below.
+
+
+@kernel
+def _keep(valid, state, kept):
+    """Whether any row of the step is padding; if so, ``state`` (X, R) copied to ``kept``."""
+    padded = not valid.all()
+    if padded:
+        kept[:] = state
+    return padded
+
+
+@kernel
+def _put_back(valid, state, kept):
+    """The padded rows' columns of ``state`` taken back from ``kept``."""
+    for r in range(valid.size):
+        if not valid[r]:
+            state[:, r] = kept[:, r]
+
+
+@kernel
+def _zero_padded(valid, tile):
+    """The padded rows' columns of ``tile`` set to zero."""
+    for r in range(valid.size):
+        if not valid[r]:
+            tile[:, r] = 0.0
 
 
 @kernel
 def _rnn_gates(z, h, relu, valid, kept):
     """One step of a block of R rows, feature-major: h (H, R) = step(z), z holding
-    [W_ih, W_hh, b] [x_t, h_{t-1}, 1]; a padded row (not ``valid``) keeps its state, by
-    way of ``kept`` (H, R): put right after the unit loop, which LLVM vectorizes only
-    without such a condition."""
+    [W_ih, b, W_hh] [x_t, 1, h_{t-1}]; a padded row keeps its state, by way of ``kept``
+    (H, R)."""
+    padded = _keep(valid, h, kept)
     H, R = h.shape
-    padded = not valid.all()
-    if padded:
-        kept[:] = h
     for j in range(H):
         for r in range(R):
             h[j, r] = rnn.step(z[j, r], relu)
     if padded:
-        for r in range(R):
-            if not valid[r]:
-                h[:, r] = kept[:, r]
+        _put_back(valid, h, kept)
 
 
 @kernel
@@ -78,26 +99,20 @@ def _rnn_gates_grad(dh, h, relu, valid, da):
     for j in range(H):
         for r in range(R):
             da[j, r] = rnn.step_grad(dh[j, r], h[j, r], relu)
-    if not valid.all():
-        for r in range(R):
-            if not valid[r]:
-                da[:, r] = 0.0
+    _zero_padded(valid, da)
 
 
 @kernel
 def _lstm_gates(z, c, h, peep, valid, coupled, a, kept):
     """One step of a block of R rows, feature-major: z (G, R) holds
-    [W_ih, W_hh, b] [x_t, h_{t-1}, 1]; c and h (H, R) are updated in place; a (G, R)
-    receives the gate activations. A padded row (not ``valid``) keeps its state, by way
-    of ``kept`` (2, H, R), and gets zero activations: put right after the unit loop,
-    which LLVM vectorizes only without such a condition."""
+    [W_ih, b, W_hh] [x_t, 1, h_{t-1}]; c and h (H, R) are updated in place; a (G, R)
+    receives the gate activations. A padded row keeps its state, by way of ``kept``
+    (2, H, R), and gets zero activations."""
     H, R = c.shape
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
-    padded = not valid.all()
-    if padded:
-        kept[0] = c
-        kept[1] = h
+    padded = _keep(valid, c, kept[0])
+    _keep(valid, h, kept[1])
     for j in range(H):
         p_i, p_f, p_o = peep[0, j], peep[1, j], peep[2, j]
         for r in range(R):
@@ -107,11 +122,9 @@ def _lstm_gates(z, c, h, peep, valid, coupled, a, kept):
             a[j, r] = i  # coupled: fo = 0, so f overwrites it next
             a[fo + j, r], a[go + j, r], a[oo + j, r] = f, g, o
     if padded:
-        for r in range(R):
-            if not valid[r]:
-                c[:, r] = kept[0, :, r]
-                h[:, r] = kept[1, :, r]
-                a[:, r] = 0.0
+        _put_back(valid, c, kept[0])
+        _put_back(valid, h, kept[1])
+        _zero_padded(valid, a)
 
 
 @kernel
@@ -123,9 +136,7 @@ def _lstm_gates_grad(dh, dc, a, c, c_prev, peep, valid, coupled, da, dcs, kept):
     H, R = dh.shape
     fo = 0 if coupled else H
     go, oo = fo + H, fo + 2 * H
-    padded = not valid.all()
-    if padded:
-        kept[:] = dc
+    padded = _keep(valid, dc, kept)
     for j in range(H):
         p_i, p_f, p_o = peep[0, j], peep[1, j], peep[2, j]
         for r in range(R):
@@ -137,11 +148,9 @@ def _lstm_gates_grad(dh, dc, a, c, c_prev, peep, valid, coupled, da, dcs, kept):
             da[j, r] = d_i  # coupled: overwritten by d_f
             da[fo + j, r], da[go + j, r], da[oo + j, r] = d_f, d_g, d_o
     if padded:
-        for r in range(R):
-            if not valid[r]:
-                da[:, r] = 0.0
-                dcs[:, r] = kept[:, r]
-                dc[:, r] = kept[:, r]
+        _zero_padded(valid, da)
+        _put_back(valid, dcs, kept)
+        _put_back(valid, dc, kept)
 
 
 @kernel
@@ -177,19 +186,15 @@ def _gru_state(x_n, hn, h, a, valid, reset_after, kept):
     W_in x_t + b_in, hn W_hn h_{t-1} + b_hn (reset after) or W_hn (r * h_{t-1}) + b_hn
     (reset before). A padded row keeps its state, by way of ``kept`` (H, R), and gets zero
     activations."""
+    padded = _keep(valid, h, kept)
     H, R = h.shape
-    padded = not valid.all()
-    if padded:
-        kept[:] = h
     for j in range(H):
         for r in range(R):
             a[2 * H + j, r], h[j, r] = gru.step(a[j, r], a[H + j, r], x_n[j, r], hn[j, r],
                                                 h[j, r], reset_after)
     if padded:
-        for r in range(R):
-            if not valid[r]:
-                h[:, r] = kept[:, r]
-                a[:, r] = 0.0
+        _put_back(valid, h, kept)
+        _zero_padded(valid, a)
 
 
 @kernel
@@ -205,13 +210,10 @@ def _gru_gates_grad(dh, a, hn, h_prev, valid, reset_after, d_rz, d_n, d_hn, dire
             d_rz[j, r], d_rz[H + j, r], d_n[j, r], d_hn[j, r], direct[j, r] = gru.step_grad(
                 dh[j, r], a[j, r], a[H + j, r], a[2 * H + j, r], hn[j, r], h_prev[j, r],
                 reset_after)
-    if not valid.all():
-        for r in range(R):
-            if not valid[r]:
-                d_rz[:, r] = 0.0
-                d_n[:, r] = 0.0
-                d_hn[:, r] = 0.0
-                direct[:, r] = dh[:, r]
+    _zero_padded(valid, d_rz)
+    _zero_padded(valid, d_n)
+    _zero_padded(valid, d_hn)
+    _put_back(valid, direct, dh)
 
 
 @kernel
