@@ -4,7 +4,12 @@ Every compiled loop in the package is decorated with :func:`kernel`; the scalar 
 math is registered with :func:`pointwise`, once, for every Numba target, so the CPU
 loops and the ``numba.cuda`` kernels compile the same source. ``fastmath`` leaves out
 ``nnan`` and ``ninf`` so that a NaN or infinite loss stays visible to the training
-loop. ``error_model="numpy"`` lets a float division give inf instead of raising: the
+loop, and ``reassoc``, so that results do not depend on where a function was compiled:
+with it, LLVM reassociated the gate math of a function compiled on its own and of its
+copy inside a caller differently, and the LSTM's gradients from freshly compiled code
+and from the same code loaded from the cache differed in the last bits (so did fits in
+two processes). ``contract`` (fused multiply-adds) and ``arcp`` keep the gate math as
+fast as with all four. ``error_model="numpy"`` lets a float division give inf instead of raising: the
 check that Python's semantics need is a branch out of every loop with a division, and
 LLVM does not vectorize a loop with such an exit.
 """
@@ -12,7 +17,7 @@ LLVM does not vectorize a loop with such an exit.
 import numba
 from numba.core.extending import overload
 
-FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+FASTMATH = {"nsz", "arcp", "contract"}
 
 
 def kernel(function=None, *, parallel=False):
