@@ -534,7 +534,7 @@ class Workspace:
     A train step asks for the same large arrays every time (the caches of every layer,
     about 240 MB for an LSTM at L). Fresh from the allocator, arrays that size are new
     pages from the system, faulted in and zeroed on first touch at every step; handing
-    the last step's arrays out again took a loop of LSTM train steps at M from 37-38 to
+    the last step's arrays out again took a loop of LSTM train steps at M from 37-42 to
     20-22 ms a step. An array from a workspace is overwritten by the next pass that
     uses it.
     """
