@@ -92,14 +92,13 @@ def test_rows_split_into_blocks_give_the_same_results(cell, n_blocks, monkeypatc
     got = run()
     for a, b in zip(expected[:3], got[:3]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
-    for part in ("states", "gates"):
-        i = 3 if part == "states" else 4
-        assert expected[i].keys() == got[i].keys()
-        for key in expected[i]:
-            assert expected[i][key].keys() == got[i][key].keys()
-            for name in expected[i][key]:
-                np.testing.assert_allclose(got[i][key][name], expected[i][key][name],
-                                           rtol=1e-12, atol=1e-15, err_msg=f"{part} {key} {name}")
+    for part, want, have in (("states", expected[3], got[3]), ("gates", expected[4], got[4])):
+        assert want.keys() == have.keys()
+        for key in want:
+            assert want[key].keys() == have[key].keys()
+            for name in want[key]:
+                np.testing.assert_allclose(have[key][name], want[key][name], rtol=1e-12,
+                                           atol=1e-15, err_msg=f"{part} {key} {name}")
 
 
 def test_parameter_names_and_shapes():
