@@ -520,7 +520,7 @@ def gru_backward(dhs, acts, hn, xhs, w_rz_t, w_nx_t, w_nh_t, lengths, reverse, r
             accumulate_nt(dr, xh, d_rz[k])
             accumulate_nt(dn, xh[: D + 1], d_nx[k])
             accumulate_nt(dhn, xh[D:] if reset_after else rh, d_nh[k])
-            dxh[: D] += dxn[:D]
+            dxh[:D] += dxn[:D]
             dxh[D + 1 :] += direct
             _store_rows(dxh[:D], dx, t, lo)
 
