@@ -710,12 +710,8 @@ def direction_backward(cell, x, w, cache, dhs, lengths, reverse, workspace=None)
         ``"h"``: the total dL/dh_t (``dhs``); for an LSTM also ``"c"``: dL/dc_t.
     """
     with serial_blas():
-        return _direction_backward(cell, x, w, cache, dhs, lengths, reverse,
-                                   workspace if workspace is not None else Workspace())
-
-
-def _direction_backward(cell, x, w, cache, dhs, lengths, reverse, ws):
-    return _BACKWARD[cell.name](cell, x, w, cache, dhs, lengths, reverse, ws)
+        return _BACKWARD[cell.name](cell, x, w, cache, dhs, lengths, reverse,
+                                    workspace if workspace is not None else Workspace())
 
 
 def _weight_grads(g, D):
