@@ -55,7 +55,10 @@ def numbarnn_case(cell, B, T, D, H, threads):
     X = rng.standard_normal((B, T, D), dtype=np.float32)
     y = rng.standard_normal((B, 1), dtype=np.float32)
     optimizer = Adam()
-    net.reusing_memory().__enter__()  # for good, as fit does for all its steps
+    # for good, as fit does for all its steps; the context manager must stay referenced:
+    # collected, it would run its exit and stop the reuse
+    memory = net.reusing_memory()
+    memory.__enter__()
 
     def predict():
         with limit(threads):
@@ -66,6 +69,7 @@ def numbarnn_case(cell, B, T, D, H, threads):
             grad = net.loss_and_grad(params, X, y)[1]
             optimizer.step(params, grad)
 
+    step.memory = memory
     return predict, step
 
 
