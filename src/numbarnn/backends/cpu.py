@@ -78,15 +78,20 @@ def _zero_padded(valid, tile):
 
 
 @kernel
+def _flat(tile):
+    """A C-contiguous tile as one flat view (its gate blocks follow each other)."""
+    return tile.reshape(tile.size)
+
+
+@kernel
 def _rnn_gates(z, h, relu, valid, kept):
     """One step of a block of R rows, feature-major: h (H, R) = step(z), z holding
     [W_ih, b, W_hh] [x_t, 1, h_{t-1}]; a padded row keeps its state, by way of ``kept``
     (H, R)."""
     padded = _keep(valid, h, kept)
-    H, R = h.shape
-    for j in range(H):
-        for r in range(R):
-            h[j, r] = rnn.step(z[j, r], relu)
+    zf, hf = _flat(z), _flat(h)
+    for n in range(hf.size):
+        hf[n] = rnn.step(zf[n], relu)
     if padded:
         _put_back(valid, h, kept)
 
@@ -95,32 +100,42 @@ def _rnn_gates(z, h, relu, valid, kept):
 def _rnn_gates_grad(dh, h, relu, valid, da):
     """Backward of :func:`_rnn_gates`: da (H, R), the gradient of the pre-activation,
     from dh, the total dL/dh_t; zero in a padded row."""
-    H, R = h.shape
-    for j in range(H):
-        for r in range(R):
-            da[j, r] = rnn.step_grad(dh[j, r], h[j, r], relu)
+    dhf, hf, daf = _flat(dh), _flat(h), _flat(da)
+    for n in range(hf.size):
+        daf[n] = rnn.step_grad(dhf[n], hf[n], relu)
     _zero_padded(valid, da)
 
 
 @kernel
-def _lstm_gates(z, c, h, peep, valid, coupled, a, kept):
+def _unit_tiles(peep, R):
+    """The peephole weights (3, H) as (3, H * R): each unit's weight repeated for the R rows
+    of a block, so that the gate math runs as one flat loop over units and rows."""
+    P, H = peep.shape
+    tiles = np.empty((P, H * R), peep.dtype)
+    for p in range(P):
+        for j in range(H):
+            tiles[p, j * R : (j + 1) * R] = peep[p, j]
+    return tiles
+
+
+@kernel
+def _lstm_gates(z, c, h, pe, valid, coupled, a, kept):
     """One step of a block of R rows, feature-major: z (G, R) holds
     [W_ih, b, W_hh] [x_t, 1, h_{t-1}]; c and h (H, R) are updated in place; a (G, R)
-    receives the gate activations. A padded row keeps its state, by way of ``kept``
-    (2, H, R), and gets zero activations."""
-    H, R = c.shape
-    fo = 0 if coupled else H
-    go, oo = fo + H, fo + 2 * H
+    receives the gate activations; ``pe`` holds the peephole weights as
+    :func:`_unit_tiles`. A padded row keeps its state, by way of ``kept`` (2, H, R), and
+    gets zero activations."""
+    zf, cf, hf, af = _flat(z), _flat(c), _flat(h), _flat(a)
+    N = cf.size
+    fo = 0 if coupled else N
+    go, oo = fo + N, fo + 2 * N
     padded = _keep(valid, c, kept[0])
     _keep(valid, h, kept[1])
-    for j in range(H):
-        p_i, p_f, p_o = peep[0, j], peep[1, j], peep[2, j]
-        for r in range(R):
-            i, f, g, o, c[j, r], h[j, r] = lstm.step(z[j, r], z[fo + j, r], z[go + j, r],
-                                                     z[oo + j, r], c[j, r], p_i, p_f, p_o,
-                                                     coupled)
-            a[j, r] = i  # coupled: fo = 0, so f overwrites it next
-            a[fo + j, r], a[go + j, r], a[oo + j, r] = f, g, o
+    for n in range(N):
+        i, f, g, o, cf[n], hf[n] = lstm.step(zf[n], zf[fo + n], zf[go + n], zf[oo + n], cf[n],
+                                             pe[0, n], pe[1, n], pe[2, n], coupled)
+        af[n] = i  # coupled: fo = 0, so f overwrites it next
+        af[fo + n], af[go + n], af[oo + n] = f, g, o
     if padded:
         _put_back(valid, c, kept[0])
         _put_back(valid, h, kept[1])
@@ -128,25 +143,25 @@ def _lstm_gates(z, c, h, peep, valid, coupled, a, kept):
 
 
 @kernel
-def _lstm_gates_grad(dh, dc, a, c, c_prev, peep, valid, coupled, da, dcs, kept):
+def _lstm_gates_grad(dh, dc, a, c, c_prev, pe, valid, coupled, da, dcs, kept):
     """Backward of :func:`_lstm_gates` for a block of rows: dh (H, R) is the total dL/dh_t;
     dc (H, R) carries dL/dc from step t + 1 to step t - 1 in place; fills da (G, R), the
     gradient of the gate pre-activations, and dcs (H, R), the total dL/dc_t. A padded
     row gets zero gradients and carries dL/dc through, by way of ``kept`` (H, R)."""
-    H, R = dh.shape
-    fo = 0 if coupled else H
-    go, oo = fo + H, fo + 2 * H
+    dhf, dcf, af, cf, cpf, daf, dcsf = (_flat(dh), _flat(dc), _flat(a), _flat(c),
+                                         _flat(c_prev), _flat(da), _flat(dcs))
+    N = dhf.size
+    fo = 0 if coupled else N
+    go, oo = fo + N, fo + 2 * N
     padded = _keep(valid, dc, kept)
-    for j in range(H):
-        p_i, p_f, p_o = peep[0, j], peep[1, j], peep[2, j]
-        for r in range(R):
-            f = a[fo + j, r]
-            i = ONE - f if coupled else a[j, r]
-            d_i, d_f, d_g, d_o, dcs[j, r], dc[j, r] = lstm.step_grad(
-                dh[j, r], dc[j, r], i, f, a[go + j, r], a[oo + j, r], c[j, r], c_prev[j, r],
-                p_i, p_f, p_o, coupled)
-            da[j, r] = d_i  # coupled: overwritten by d_f
-            da[fo + j, r], da[go + j, r], da[oo + j, r] = d_f, d_g, d_o
+    for n in range(N):
+        f = af[fo + n]
+        i = ONE - f if coupled else af[n]
+        d_i, d_f, d_g, d_o, dcsf[n], dcf[n] = lstm.step_grad(
+            dhf[n], dcf[n], i, f, af[go + n], af[oo + n], cf[n], cpf[n],
+            pe[0, n], pe[1, n], pe[2, n], coupled)
+        daf[n] = d_i  # coupled: overwritten by d_f
+        daf[fo + n], daf[go + n], daf[oo + n] = d_f, d_g, d_o
     if padded:
         _zero_padded(valid, da)
         _put_back(valid, dcs, kept)
@@ -154,30 +169,41 @@ def _lstm_gates_grad(dh, dc, a, c, c_prev, peep, valid, coupled, da, dcs, kept):
 
 
 @kernel
-def _peephole_grad(da, c_prev, c, coupled, dpeep):
-    """Adds one step's gradient of the i, f, o peephole weights to ``dpeep`` (3, H): the
-    i and f gates see c_{t-1}, the o gate sees c_t."""
-    H, R = c.shape
-    fo = 0 if coupled else H
-    for j in range(H):
-        for r in range(R):
-            if not coupled:
-                dpeep[0, j] += da[j, r] * c_prev[j, r]
-            dpeep[1, j] += da[fo + j, r] * c_prev[j, r]
-            dpeep[2, j] += da[fo + 2 * H + j, r] * c[j, r]
+def _peephole_grad(da, c_prev, c, coupled, dpe):
+    """Adds one step's gradient of the i, f, o peephole weights to ``dpe``, laid out as
+    :func:`_unit_tiles`: the i and f gates see c_{t-1}, the o gate sees c_t."""
+    daf, cpf, cf = _flat(da), _flat(c_prev), _flat(c)
+    N = cf.size
+    fo = 0 if coupled else N
+    for n in range(N):
+        if not coupled:
+            dpe[0, n] += daf[n] * cpf[n]
+        dpe[1, n] += daf[fo + n] * cpf[n]
+        dpe[2, n] += daf[fo + 2 * N + n] * cf[n]
+
+
+@kernel
+def _unit_sums(tiles, out):
+    """Inverse of :func:`_unit_tiles` for gradients: out (3, H) = the sum of each unit's
+    R columns."""
+    P, H = out.shape
+    R = tiles.shape[1] // H
+    for p in range(P):
+        for j in range(H):
+            out[p, j] = tiles[p, j * R : (j + 1) * R].sum()
 
 
 @kernel
 def _gru_gates(z_rz, h, a, rh):
     """The r and z gates of a block of rows (z_rz (2H, R) holds their pre-activations) into
     a[:2H], and r * h_{t-1} into rh[1:] (the product input of reset before)."""
-    H, R = h.shape
-    for j in range(H):
-        for r in range(R):
-            g = sigmoid(z_rz[j, r])
-            a[j, r] = g
-            a[H + j, r] = sigmoid(z_rz[H + j, r])
-            rh[1 + j, r] = g * h[j, r]
+    zf, hf, af, rhf = _flat(z_rz), _flat(h), _flat(a), _flat(rh[1:])
+    N = hf.size
+    for n in range(N):
+        g = sigmoid(zf[n])
+        af[n] = g
+        af[N + n] = sigmoid(zf[N + n])
+        rhf[n] = g * hf[n]
 
 
 @kernel
@@ -187,11 +213,10 @@ def _gru_state(x_n, hn, h, a, valid, reset_after, kept):
     (reset before). A padded row keeps its state, by way of ``kept`` (H, R), and gets zero
     activations."""
     padded = _keep(valid, h, kept)
-    H, R = h.shape
-    for j in range(H):
-        for r in range(R):
-            a[2 * H + j, r], h[j, r] = gru.step(a[j, r], a[H + j, r], x_n[j, r], hn[j, r],
-                                                h[j, r], reset_after)
+    xf, hnf, hf, af = _flat(x_n), _flat(hn), _flat(h), _flat(a)
+    N = hf.size
+    for n in range(N):
+        af[2 * N + n], hf[n] = gru.step(af[n], af[N + n], xf[n], hnf[n], hf[n], reset_after)
     if padded:
         _put_back(valid, h, kept)
         _zero_padded(valid, a)
@@ -204,12 +229,12 @@ def _gru_gates_grad(dh, a, hn, h_prev, valid, reset_after, d_rz, d_n, d_hn, dire
     is left for :func:`_gru_reset_grad` with reset before), of the input part of n (d_n),
     of ``hn`` (d_hn), and the part of dL/dh_{t-1} through z (``direct``). A padded row
     gets zero gradients and passes dh on as ``direct``."""
-    H, R = dh.shape
-    for j in range(H):
-        for r in range(R):
-            d_rz[j, r], d_rz[H + j, r], d_n[j, r], d_hn[j, r], direct[j, r] = gru.step_grad(
-                dh[j, r], a[j, r], a[H + j, r], a[2 * H + j, r], hn[j, r], h_prev[j, r],
-                reset_after)
+    dhf, af, hnf, hpf = _flat(dh), _flat(a), _flat(hn), _flat(h_prev)
+    drf, dnf, dhnf, df = _flat(d_rz), _flat(d_n), _flat(d_hn), _flat(direct)
+    N = dhf.size
+    for n in range(N):
+        drf[n], drf[N + n], dnf[n], dhnf[n], df[n] = gru.step_grad(
+            dhf[n], af[n], af[N + n], af[2 * N + n], hnf[n], hpf[n], reset_after)
     _zero_padded(valid, d_rz)
     _zero_padded(valid, d_n)
     _zero_padded(valid, d_hn)
@@ -221,16 +246,16 @@ def _gru_reset_grad(rec, a, h_prev, reset_after, d_rz, direct, rh):
     """What comes back through the n gate's recurrent product, rec = [b_hn, W_hn]^T d_hn
     (1 + H, R), into ``direct``; with reset before, it also gives the r gate's gradient
     and r * h_{t-1} (into rh[1:], for W_hn's gradient)."""
-    H, R = direct.shape
-    for j in range(H):
-        for r in range(R):
-            if reset_after:
-                direct[j, r] += rec[1 + j, r]
-            else:
-                g = a[j, r]
-                d_rz[j, r] = rec[1 + j, r] * h_prev[j, r] * g * (ONE - g)
-                direct[j, r] += rec[1 + j, r] * g
-                rh[1 + j, r] = g * h_prev[j, r]
+    recf, af, hpf, drf, df, rhf = (_flat(rec[1:]), _flat(a), _flat(h_prev), _flat(d_rz),
+                                   _flat(direct), _flat(rh[1:]))
+    for n in range(df.size):
+        if reset_after:
+            df[n] += recf[n]
+        else:
+            g = af[n]
+            drf[n] = recf[n] * hpf[n] * g * (ONE - g)
+            df[n] += recf[n] * g
+            rhf[n] = g * hpf[n]
 
 
 # --- the time loops ---------------------------------------------------------------------
@@ -380,6 +405,7 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
         h = np.zeros((H, R), hs.dtype)
         c = np.zeros((H, R), hs.dtype)
         z = np.empty((G, R), hs.dtype)
+        pe = _unit_tiles(peep, R)
         kept = np.empty((2, H, R), hs.dtype)
         valid = np.empty(R, np.bool_)
         for s in range(T):
@@ -387,7 +413,7 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
             tk = t if steps > 1 else 0
             _load_step(x, t, lo, lengths, h, xh_k[tk], valid)
             np.dot(w, xh_k[tk], z)
-            _lstm_gates(z, c, h, peep, valid, coupled, a_k[tk], kept)
+            _lstm_gates(z, c, h, pe, valid, coupled, a_k[tk], kept)
             c_k[tk] = c
             _store_rows(h, hs, t, lo)
 
@@ -414,7 +440,8 @@ def lstm_backward(dhs, acts, cs, xhs, w_t, peep, lengths, reverse, coupled, peep
         a_k = _blocked(acts, T, G, lo, hi)
         c_k = _blocked(cs, T, H, lo, hi)
         dw[k] = 0.0
-        dpeep[k] = 0.0
+        pe = _unit_tiles(peep, R)
+        dpe = np.zeros_like(pe)
         dxh = np.zeros((K, R), dhs.dtype)  # [dx_t, (bias), dh_{t-1}]
         dc = np.zeros((H, R), dhs.dtype)
         dh = np.empty((H, R), dhs.dtype)
@@ -428,13 +455,14 @@ def lstm_backward(dhs, acts, cs, xhs, w_t, peep, lengths, reverse, coupled, peep
             tp = t + 1 if reverse else t - 1
             _gather_dh(dhs, t, lo, lengths, dxh[D + 1 :], dh, valid)
             c_prev = c_k[tp] if 0 <= tp < T else no_state
-            _lstm_gates_grad(dh, dc, a_k[t], c_k[t], c_prev, peep, valid, coupled, da, dc_t, kept)
+            _lstm_gates_grad(dh, dc, a_k[t], c_k[t], c_prev, pe, valid, coupled, da, dc_t, kept)
             if peephole:
-                _peephole_grad(da, c_prev, c_k[t], coupled, dpeep[k])
+                _peephole_grad(da, c_prev, c_k[t], coupled, dpe)
             np.dot(w_t, da, dxh)
             accumulate_nt(da, xh_k[t], dw[k])
             _carry_back(dxh, dx, t, lo, valid, dh)
             _store_rows(dc_t, dcs, t, lo)
+        _unit_sums(dpe, dpeep[k])
 
 
 @kernel(parallel=True)
