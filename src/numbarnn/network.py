@@ -178,7 +178,9 @@ class RecurrentNetwork:
         views = self.layout.views(params)
         B, T, _ = X.shape
         lengths = check_lengths(lengths, B, T)
-        valid = (np.arange(T)[:, None] < lengths[None, :])[..., None]  # (T, B, 1)
+        # (T, B, 1), for what reads every step's state: the layer above, or the head
+        valid = (np.arange(T)[:, None] < lengths[None, :])[..., None] if (
+            self.num_layers > 1 or self.return_sequences) else None
         x = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=params.dtype)
         layers = []
         for k in range(self.num_layers):
@@ -201,7 +203,9 @@ class RecurrentNetwork:
             output = (features @ W.T + b).transpose(1, 0, 2)
         else:
             runs = layers[-1]["runs"]
-            features = np.concatenate([runs[0][0][T - 1]] + [hs[0] for hs, _ in runs[1:]], axis=1)
+            features = runs[0][0][T - 1]
+            if self.bidirectional:
+                features = np.concatenate((features, runs[1][0][0]), axis=1)
             output = features @ W.T + b
         cache = {"layers": layers, "lengths": lengths, "valid": valid, "features": features}
         return output, cache
@@ -245,7 +249,7 @@ class RecurrentNetwork:
             gviews["head.weight"][...] = doutput.T @ features
             gviews["head.bias"][...] = doutput.sum(axis=0)
             dfeatures = doutput @ W
-            T = valid.shape[0]
+            T = cache["layers"][0]["x"].shape[0]
             dy = np.zeros((T,) + features.shape, params.dtype)
             dy[T - 1, :, :H] = dfeatures[:, :H]
             if self.bidirectional:

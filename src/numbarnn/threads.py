@@ -8,6 +8,7 @@ So inside the network's forward and backward every BLAS call is single-threaded
 (threadpoolctl comes with scikit-learn.)
 """
 
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -43,9 +44,26 @@ def _blas_threads(n_threads):
             lib.set_num_threads(n)
 
 
-def serial_blas():
-    """Context manager under which every loaded BLAS library runs on one thread."""
-    return _blas_threads(1)
+class serial_blas:
+    """Context manager under which every loaded BLAS library runs on one thread.
+
+    Nested in the same thread (the network's passes call the backend's, which enter it
+    too), it does nothing: only the outermost entry sets and restores the thread counts.
+    """
+
+    _depth = threading.local()
+
+    def __enter__(self):
+        depth = getattr(self._depth, "n", 0)
+        self._outer = _blas_threads(1) if depth == 0 else None
+        if self._outer is not None:
+            self._outer.__enter__()
+        self._depth.n = depth + 1
+
+    def __exit__(self, *exc):
+        self._depth.n -= 1
+        if self._outer is not None:
+            self._outer.__exit__(*exc)
 
 
 @contextmanager
