@@ -36,6 +36,23 @@ def test_float32_matches_float64(cell):
     np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_final_state_alone_is_the_final_state_of_the_full_run(cell, reverse):
+    """Inference with final_only: the state after the last valid step (forward) or after
+    step 0 (reverse) of every sequence, as the run that keeps every state gives it."""
+    net = RecurrentNetwork(cell, 2, 5)
+    w = net._direction_weights(net.layout.views(net.init_params(2)), 0, "")
+    X, _, lengths = random_batch(7, B=5, T=6, D=2, k=1, return_sequences=False)
+    x = np.ascontiguousarray(X.transpose(1, 0, 2), np.float32)
+    lengths = lengths.astype(np.int64)
+    hs, _ = cpu.direction_forward(cell, x, w, lengths, reverse, keep=False)
+    final, cache = cpu.direction_forward(cell, x, w, lengths, reverse, keep=False, final_only=True)
+    assert final.shape == (1, 5, 5) and cache is None
+    np.testing.assert_array_equal(final[0], hs[0 if reverse else -1])
+    with pytest.raises(ValueError, match="keep=False"):
+        cpu.direction_forward(cell, x, w, lengths, reverse, final_only=True)
+
+
 def test_padded_steps_change_nothing(cell):
     """Values at padded steps affect neither the output nor the gradient."""
     net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True, return_sequences=True)

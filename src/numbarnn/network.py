@@ -184,12 +184,14 @@ class RecurrentNetwork:
         x = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=params.dtype)
         layers = []
         for k in range(self.num_layers):
+            last = k == self.num_layers - 1 and not self.return_sequences
             runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),
                                           lengths, reverse=bool(s), keep=keep,
-                                          workspace=self._part(k, s, keep))
+                                          workspace=self._part(k, s, keep),
+                                          final_only=last and not keep)
                     for s in self.directions]
             layers.append({"x": x, "runs": runs})
-            if k == self.num_layers - 1 and not self.return_sequences:
+            if last:
                 break  # the head reads the final states from runs
             y = np.concatenate([hs for hs, _ in runs], axis=2) * valid
             if dropout_rng is not None and self.dropout > 0 and k < self.num_layers - 1:
@@ -203,7 +205,7 @@ class RecurrentNetwork:
             output = (features @ W.T + b).transpose(1, 0, 2)
         else:
             runs = layers[-1]["runs"]
-            features = runs[0][0][T - 1]
+            features = runs[0][0][-1]
             if self.bidirectional:
                 features = np.concatenate((features, runs[1][0][0]), axis=1)
             output = features @ W.T + b

@@ -331,9 +331,12 @@ def _carry_back(dxh, dx, t, lo, valid, dh):
 @kernel(parallel=True)
 def rnn_forward(x, w, lengths, reverse, relu, hs, xhs, n_blocks):
     """Run the recurrence; ``w`` (H, K) is [W_ih, b, W_hh] with b = b_ih + b_hh and
-    K = D + 1 + H. Fills ``hs`` (T, B, H) and the blocked cache ``xhs``: (steps, K) tiles
-    of [x_t, 1, h_{t-1}], where steps is T, or 1 for inference (scratch)."""
-    T, B, H = hs.shape
+    K = D + 1 + H. Fills ``hs`` (T, B, H), or with ``hs`` (1, B, H) the final state alone,
+    and the blocked cache ``xhs``: (steps, K) tiles of [x_t, 1, h_{t-1}], where steps is
+    T, or 1 for inference (scratch)."""
+    T, B = x.shape[0], x.shape[1]
+    H = hs.shape[2]
+    every_step = hs.shape[0] == T
     K = w.shape[1]
     steps = xhs.size // (K * B)
     for k in prange(n_blocks):
@@ -349,7 +352,10 @@ def rnn_forward(x, w, lengths, reverse, relu, hs, xhs, n_blocks):
             _load_step(x, t, lo, lengths, h, xh, valid)
             np.dot(w, xh, z)
             _rnn_gates(z, h, relu, valid, kept)
-            _store_rows(h, hs, t, lo)
+            if every_step:
+                _store_rows(h, hs, t, lo)
+        if not every_step:
+            _store_rows(h, hs, 0, lo)
 
 
 @kernel(parallel=True)
@@ -387,12 +393,15 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
 
     Each thread keeps its block of R rows feature-major, [x_t, 1, h_{t-1}] as a (K, R)
     tile, so that a step's product is W @ tile and each gate's block of the result is
-    contiguous. Fills ``hs`` (T, B, H) and the blocked caches (see :func:`_blocked`):
+    contiguous. Fills ``hs`` (T, B, H), or with ``hs`` (1, B, H) the final state alone,
+    and the blocked caches (see :func:`_blocked`):
     ``xhs`` (steps, K) tiles of [x_t, 1, h_{t-1}], ``acts`` (steps, G) tiles of gate
     activations (zero at padded steps) and ``cs`` (steps, H) tiles of c_t, where steps
     is T, or 1 for inference (scratch, nothing kept).
     """
-    T, B, H = hs.shape
+    T, B = x.shape[0], x.shape[1]
+    H = hs.shape[2]
+    every_step = hs.shape[0] == T
     G, K = w.shape
     D = K - H - 1
     steps = xhs.size // (K * B)
@@ -415,7 +424,10 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
             np.dot(w, xh_k[tk], z)
             _lstm_gates(z, c, h, pe, valid, coupled, a_k[tk], kept)
             c_k[tk] = c
-            _store_rows(h, hs, t, lo)
+            if every_step:
+                _store_rows(h, hs, t, lo)
+        if not every_step:
+            _store_rows(h, hs, 0, lo)
 
 
 @kernel(parallel=True)
@@ -470,12 +482,14 @@ def gru_forward(x, w_rz, w_nx, w_nh, lengths, reverse, reset_after, hs, acts, hn
     """Run the recurrence; ``w_rz`` (2H, K) is [W_i, b, W_h] for the r and z gates (b their
     summed biases), ``w_nx`` (H, D + 1) [W_in, b_in] and ``w_nh`` (H, 1 + H) [b_hn, W_hn].
 
-    Fills ``hs`` (T, B, H) and, as :func:`lstm_forward`, blocked caches of (steps, X)
+    Fills ``hs`` as :func:`lstm_forward` does, and blocked caches of (steps, X)
     tiles: ``acts`` (3H) of r, z, n (zero at padded steps), ``hn`` (H) of the recurrent
     part of n, W_hn h_{t-1} + b_hn (reset after) or W_hn (r * h_{t-1}) + b_hn (reset
     before), and ``xhs`` (K) of [x_t, 1, h_{t-1}].
     """
-    T, B, H = hs.shape
+    T, B = x.shape[0], x.shape[1]
+    H = hs.shape[2]
+    every_step = hs.shape[0] == T
     K = w_rz.shape[1]
     D = K - 1 - H
     steps = xhs.size // (K * B)
@@ -502,7 +516,10 @@ def gru_forward(x, w_rz, w_nx, w_nh, lengths, reverse, reset_after, hs, acts, hn
             _gru_gates(z_rz, h, a_k[tk], rh)
             np.dot(w_nh, xh[D:] if reset_after else rh, hn_k[tk])
             _gru_state(x_n, hn_k[tk], h, a_k[tk], valid, reset_after, kept)
-            _store_rows(h, hs, t, lo)
+            if every_step:
+                _store_rows(h, hs, t, lo)
+        if not every_step:
+            _store_rows(h, hs, 0, lo)
 
 
 @kernel(parallel=True)
@@ -595,7 +612,7 @@ def _full_peepholes(cell, w, hidden_size, dtype):
     return full
 
 
-def direction_forward(cell, x, w, lengths, reverse, keep=True, workspace=None):
+def direction_forward(cell, x, w, lengths, reverse, keep=True, workspace=None, final_only=False):
     """Run one direction of one layer.
 
     Parameters
@@ -615,16 +632,21 @@ def direction_forward(cell, x, w, lengths, reverse, keep=True, workspace=None):
         activations or cell states.
     workspace : Workspace, optional
         Where the states and the cache come from (default: new arrays).
+    final_only : bool, default=False
+        Return the final state alone, as ``hs`` of shape (1, B, H): inference for a
+        head that reads nothing else. Needs ``keep=False``.
 
     Returns
     -------
-    hs : ndarray of shape (T, B, H)
+    hs : ndarray of shape (T, B, H), or (1, B, H) with ``final_only``
         State after each step; padded steps carry the state through.
     cache : tuple or None
         What :func:`direction_backward` needs; None unless ``keep``.
     """
+    if keep and final_only:
+        raise ValueError("final_only keeps no states for backprop through time: pass keep=False")
     with serial_blas():
-        return _direction_forward(cell, x, w, lengths, reverse, keep,
+        return _direction_forward(cell, x, w, lengths, reverse, keep, final_only,
                                   workspace if workspace is not None else Workspace())
 
 
@@ -633,9 +655,9 @@ def _stacked(w_ih, w_hh, bias):
     return np.concatenate((w_ih, bias[:, None], w_hh), axis=1)
 
 
-def _direction_forward(cell, x, w, lengths, reverse, keep, ws):
+def _direction_forward(cell, x, w, lengths, reverse, keep, final_only, ws):
     T, B, _ = x.shape
-    hs = ws.empty("hs", (T, B, w["weight_hh"].shape[1]), x.dtype)
+    hs = ws.empty("hs", (1 if final_only else T, B, w["weight_hh"].shape[1]), x.dtype)
     steps = T if keep else 1  # without BPTT to come, the loops keep one step of scratch
     cache = _FORWARD[cell.name](cell, x, w, lengths, reverse, hs, steps, _row_blocks(B), ws)
     return hs, (cache if keep else None)
