@@ -3,12 +3,12 @@
 For each cell (RNN, LSTM, GRU) and reference size S, M, L it times predict (forward)
 and a train step (forward + BPTT + Adam on one batch, last-step MSE head) in both
 libraries with the same threads, after warm-up, in rounds that time every case once
-(A then B, each call right after an untimed one of its own), and prints the median
-times and their ratio (torch / numbarnn: above 1 means numbarnn is faster). It also
-measures this machine's float32 GEMM rate with NumPy and writes everything to
-``benchmarks/results/cpu-<date>.json``.
+(A then B, each call after untimed ones of its own), and prints the median times and
+the median of their ratio in each round (torch / numbarnn: above 1 means numbarnn is
+faster). It also measures this machine's float32 GEMM rate with NumPy and writes
+everything to ``benchmarks/results/cpu-<date>[-<tag>].json``.
 
-    python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2]
+    python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2] [--tag run1]
 """
 
 import argparse
@@ -102,26 +102,35 @@ def torch_case(cell, B, T, D, H, threads):
     return predict, step
 
 
-def write_results(results, kind):
-    """Write ``results`` to ``benchmarks/results/<kind>-<date>.json``; return the path."""
-    out = Path(__file__).parent / "results" / f"{kind}-{results['date']}.json"
+def write_results(results, kind, tag=None):
+    """Write ``results`` to ``benchmarks/results/<kind>-<date>[-<tag>].json``; return the path."""
+    name = f"{kind}-{results['date']}" + (f"-{tag}" if tag else "")
+    out = Path(__file__).parent / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return out
 
 
 def interleaved(pairs, warmup=3):
-    """Median times of each pair (a, b, repeats), timed in rounds.
+    """Median times of each pair (a, b, repeats), timed in rounds, and their paired ratio.
 
     Every round times each pair that still needs repeats once, a then b. A slow spell
     of a shared machine (they last seconds to minutes here) then falls on every case
     alike, where timing one case's repeats back to back gave the same LSTM train step
-    at M ratios of 0.97x and 2.45x in two runs.
+    at M ratios of 0.97x and 2.45x in two runs. The ratio of a pair is the median over
+    rounds of b's time over a's in the same round, which follows the machine's speed
+    from minute to minute (the same PyTorch LSTM predict at S took 0.54 ms in one
+    minute and 1.04 ms in the next).
 
-    Each timed call follows an untimed call of the same function, so that it runs in
-    its library's steady state: both libraries' OpenMP threads spin for a while after
-    a call, and a call timed right after the other library's ran at half speed (an
-    LSTM predict at S: 0.53 ms after a PyTorch call, 0.26-0.29 ms after its own).
+    Each timed call follows untimed calls of the same function for at least 2 ms, so
+    that it runs in its library's steady state: both libraries' OpenMP threads spin
+    for a while after a call (GNU OpenMP's default is 300,000 spins), and a call timed
+    right after the other library's ran at half speed (an LSTM predict at S: 0.53 ms
+    after a PyTorch call, 0.26-0.29 ms after its own).
+
+    Returns
+    -------
+    list of (median a, median b, median of b / a)
     """
     for a, b, _ in pairs:
         for _ in range(warmup):
@@ -132,11 +141,15 @@ def interleaved(pairs, warmup=3):
             if round_ < n:
                 ta.append(_steady_time(a))
                 tb.append(_steady_time(b))
-    return [(statistics.median(ta), statistics.median(tb)) for ta, tb in times]
+    return [(statistics.median(ta), statistics.median(tb),
+             statistics.median(y / x for x, y in zip(ta, tb))) for ta, tb in times]
 
 
-def _steady_time(f):
+def _steady_time(f, settle=0.002):
+    start = time.perf_counter()
     f()
+    while time.perf_counter() - start < settle:
+        f()
     return _time(f)
 
 
@@ -146,6 +159,7 @@ def main():
     parser.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", help="suffix of the results file, to keep several runs of a day")
     args = parser.parse_args()
 
     import numba
@@ -170,24 +184,25 @@ def main():
     medians = interleaved(pairs)
     for k, (size, cell) in enumerate(keys):
         B, T, D, H = SIZES[size]
-        (p_ours, p_torch), (s_ours, s_torch) = medians[2 * k], medians[2 * k + 1]
+        (p_ours, p_torch, p_ratio), (s_ours, s_torch, s_ratio) = medians[2 * k], medians[2 * k + 1]
         rate = train_step_flops(cell, B, T, D, H) / s_ours / 1e9
         case = {"cell": cell, "size": size, "B": B, "T": T, "D": D, "H": H,
                 "predict_ms": p_ours * 1e3, "torch_predict_ms": p_torch * 1e3,
-                "predict_speedup": p_torch / p_ours, "train_step_ms": s_ours * 1e3,
-                "torch_train_step_ms": s_torch * 1e3, "train_speedup": s_torch / s_ours,
+                "predict_speedup": p_ratio, "train_step_ms": s_ours * 1e3,
+                "torch_train_step_ms": s_torch * 1e3, "train_speedup": s_ratio,
                 "train_gflops": rate}
         results["cases"].append(case)
         print(f"{cell:5} {size:4} {p_ours * 1e3:9.2f} vs {p_torch * 1e3:8.2f} "
-              f"{p_torch / p_ours:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
-              f"{s_torch / s_ours:6.2f}x  {rate:7.1f}", flush=True)
+              f"{p_ratio:6.2f}x  {s_ours * 1e3:9.2f} vs {s_torch * 1e3:8.2f} "
+              f"{s_ratio:6.2f}x  {rate:7.1f}", flush=True)
     # the peak, measured again after the cases: the larger of the two (the machine is shared)
     results["sgemm_gflops"] = max(gflops, sgemm_gflops())
     for case in results["cases"]:
         case["train_share_of_sgemm"] = case["train_gflops"] / results["sgemm_gflops"]
     print(f"\nnumpy float32 GEMM 2048^3 after the cases: {results['sgemm_gflops']:.0f} GFLOP/s (the larger)")
-    out = write_results(results, "cpu")
-    print(f"\nratio = torch time / numbarnn time (above 1: numbarnn faster). Written to {out}")
+    out = write_results(results, "cpu", args.tag)
+    print("\nms: medians over rounds; ratio: median over rounds of torch time / numbarnn time "
+          f"in the same round (above 1: numbarnn faster). Written to {out}")
 
 
 if __name__ == "__main__":
