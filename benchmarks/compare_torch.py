@@ -166,7 +166,9 @@ def main():
     import torch
 
     gflops = sgemm_gflops()
-    results = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or
+    now = datetime.datetime.now()
+    results = {"date": now.date().isoformat(), "recorded": now.isoformat(timespec="seconds"),
+               "machine": platform.processor() or
                platform.machine(), "threads": args.threads, "numba": numba.__version__,
                "torch": torch.__version__, "numpy": np.__version__, "repeats": args.repeats,
                "sgemm_gflops": gflops, "cases": []}

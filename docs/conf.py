@@ -110,8 +110,9 @@ def write_benchmark_table(app):
         logger.warning("no benchmarks/results/cpu-*.json to show on the performance page")
         out.write_text("No CPU benchmark results are recorded.\n")
         return
-    path = files[-1]
-    run = json.loads(path.read_text())
+    runs = {path: json.loads(path.read_text()) for path in files}
+    path = max(files, key=lambda p: (runs[p]["date"], runs[p].get("recorded", ""), p.name))
+    run = runs[path]
     rows = []
     slower = []
     for case in run["cases"]:
@@ -132,11 +133,12 @@ def write_benchmark_table(app):
         f"Recorded on {run['date']} (``benchmarks/results/{path.name}``): "
         f"{run['machine']}, {run['threads']} threads, numba {run['numba']}, "
         f"PyTorch {run['torch']}, NumPy {run['numpy']}, median of {run['repeats']} "
-        f"interleaved repeats (fewer at L); NumPy's float32 GEMM ran at "
+        f"interleaved rounds (fewer at L); NumPy's float32 GEMM ran at "
         f"{run['sgemm_gflops']:.0f} GFLOP/s on this machine.",
         "",
         ".. list-table:: numbarnn and PyTorch on the CPU, float32 "
-        "(ratio = PyTorch time / numbarnn time; above 1: numbarnn is faster)",
+        "(ratio: median over rounds of PyTorch time / numbarnn time in the same round; "
+        "above 1: numbarnn is faster)",
         "   :header-rows: 1",
         "",
     ]

@@ -1,5 +1,8 @@
 """Thread control: the BLAS and Numba thread counts inside and after the context managers."""
 
+import threading
+import warnings
+
 import numba
 import pytest
 
@@ -48,3 +51,25 @@ def test_limit_sets_numba_and_blas_threads_and_restores_them(two_blas_threads):
     assert [lib.num_threads for lib in two_blas_threads] == [2] * len(two_blas_threads)
     with limit(None):
         assert numba.get_num_threads() == before
+
+
+def test_a_thread_that_cannot_limit_blas_says_so(two_blas_threads):
+    """From a thread other than the main one, OpenBLAS may ignore a thread count (0.3.30
+    does, once the main thread has set one, as the fixture did): then serial_blas warns;
+    where the count takes effect, it does not."""
+    seen = {}
+
+    def other():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with serial_blas():
+                seen["threads"] = [lib.num_threads for lib in two_blas_threads]
+        seen["warnings"] = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join(10)
+    limited = seen["threads"] == [1] * len(two_blas_threads)
+    assert bool(seen["warnings"]) != limited
+    if seen["warnings"]:
+        assert "OPENBLAS_NUM_THREADS=1" in str(seen["warnings"][0].message)

@@ -6,9 +6,16 @@ So inside the network's forward and backward every BLAS call is single-threaded
 (:func:`serial_blas`), and the work is split over Numba's threads instead.
 :func:`limit` applies an estimator's ``n_threads`` to both pools.
 (threadpoolctl comes with scikit-learn.)
+
+OpenBLAS (0.3.30, in the NumPy and SciPy wheels) ignores a thread count set from a
+thread other than the main one once the main thread has set one (as any numbarnn call
+there does). A fit in another thread then runs its products next to OpenBLAS's threads
+(an LSTM train step at M took 30-32 ms there against 20-22 ms in the main thread);
+:func:`_blas_threads` warns when that happens.
 """
 
 import threading
+import warnings
 from contextlib import contextmanager
 
 import numba
@@ -37,6 +44,15 @@ def _blas_threads(n_threads):
     changed = [(lib, n) for lib in _blas() if (n := lib.num_threads) > n_threads]
     for lib, _ in changed:
         lib.set_num_threads(n_threads)
+    if any(lib.num_threads > n_threads for lib, _ in changed):
+        warnings.warn(
+            "BLAS kept more threads than numbarnn asked for: once the main thread has set "
+            "a thread count, OpenBLAS ignores one set from another thread, as here, so its "
+            "threads compete with Numba's (a train step ran about 1.5x slower). Set the "
+            "environment variable OPENBLAS_NUM_THREADS=1 before starting Python, or limit "
+            "BLAS from the main thread (threadpoolctl.threadpool_limits(1, 'blas')).",
+            RuntimeWarning,
+            stacklevel=4)
     try:
         yield
     finally:

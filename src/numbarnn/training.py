@@ -8,6 +8,7 @@ import numpy as np
 
 from .exceptions import TrainingDivergedError
 from .optim import clip_grad_norm
+from .threads import serial_blas
 
 
 def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch, last_good,
@@ -73,12 +74,13 @@ def epochs(net, params, optimizer, data):
     """A function running one epoch, called as :func:`train_epoch` without its first four arguments.
 
     On the CPU, the network reuses its arrays from step to step until the block exits
-    (:meth:`~numbarnn.network.RecurrentNetwork.reusing_memory`). A network with a
+    (:meth:`~numbarnn.network.RecurrentNetwork.reusing_memory`), and BLAS stays on one
+    thread throughout (:func:`~numbarnn.threads.serial_blas`), as inside each pass. A network with a
     ``trainer`` (the GPU's) keeps ``data`` and the optimizer's state on its device until
     the block exits.
     """
     if not hasattr(net, "trainer"):
-        with net.reusing_memory():
+        with net.reusing_memory(), serial_blas():  # BLAS on one thread for every step at once
             yield functools.partial(train_epoch, net, params, optimizer, data)
         return
     trainer = net.trainer(params, optimizer, data)
