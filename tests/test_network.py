@@ -53,6 +53,20 @@ def test_final_state_alone_is_the_final_state_of_the_full_run(cell, reverse):
         cpu.direction_forward(cell, x, w, lengths, reverse, final_only=True)
 
 
+def test_each_pass_reads_the_parameters_it_is_given():
+    """Another parameter array, or the same one changed in place, gives the output a fresh
+    network computes from it."""
+    net, fresh = (RecurrentNetwork(LSTMCell(), 2, 3) for _ in range(2))
+    p1, p2 = net.init_params(0), net.init_params(1)
+    X = np.random.default_rng(0).standard_normal((2, 4, 2)).astype(np.float32)
+    for params in (p1, p2, p1):
+        np.testing.assert_array_equal(net.predict(params, X), fresh.predict(params.copy(), X))
+    p1 *= 0.5
+    np.testing.assert_array_equal(net.predict(p1, X), fresh.predict(p1.copy(), X))
+    with pytest.raises(ValueError, match="flat vector"):
+        net.predict(p1[:-1], X)
+
+
 def test_padded_steps_change_nothing(cell):
     """Values at padded steps affect neither the output nor the gradient."""
     net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True, return_sequences=True)

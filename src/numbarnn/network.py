@@ -43,6 +43,7 @@ class RecurrentNetwork:
     """
 
     _workspace = None  # set by reusing_memory
+    _params_views = None  # (params, its named views), for the next pass with the same array
 
     def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
                  bidirectional=False, dropout=0.0, return_sequences=False):
@@ -146,6 +147,14 @@ class RecurrentNetwork:
                     view[f * H : (f + 1) * H] = forget_bias if name.startswith("bias_ih") else 0.0
         return flat
 
+    def _views(self, params):
+        """The named views of ``params``, made anew only when another array is passed (a
+        train step's two passes and the steps after it use the same one)."""
+        cached = self._params_views
+        if cached is None or cached[0] is not params:
+            cached = self._params_views = (params, self.layout.views(params))
+        return cached[1]
+
     def _direction_weights(self, views, k, suffix):
         return {key: views[f"{key}_l{k}{suffix}"]
                 for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
@@ -175,7 +184,7 @@ class RecurrentNetwork:
             return self._forward(params, X, lengths, dropout_rng, keep=True)
 
     def _forward(self, params, X, lengths, dropout_rng, keep):
-        views = self.layout.views(params)
+        views = self._views(params)
         B, T, _ = X.shape
         lengths = check_lengths(lengths, B, T)
         # (T, B, 1), for what reads every step's state: the layer above, or the head
@@ -236,7 +245,7 @@ class RecurrentNetwork:
             return self._backward(params, cache, doutput, state_grads)
 
     def _backward(self, params, cache, doutput, state_grads):
-        views = self.layout.views(params)
+        views = self._views(params)
         grad = np.zeros_like(params)
         gviews = self.layout.views(grad)
         W = views["head.weight"]
