@@ -8,7 +8,7 @@ the median of their ratio in each round (torch / numbarnn: above 1 means numbarn
 faster). It also measures this machine's float32 GEMM rate with NumPy and writes
 everything to ``benchmarks/results/cpu-<date>[-<tag>].json``.
 
-    python benchmarks/compare_torch.py [--sizes S M L] [--repeats 15] [--threads 2] [--tag run1]
+    python benchmarks/compare_torch.py [--sizes S M L] [--repeats 31] [--threads 2] [--tag run1]
 """
 
 import argparse
@@ -157,7 +157,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", help="suffix of the results file, to keep several runs of a day")
     args = parser.parse_args()
