@@ -342,8 +342,8 @@ class RecurrentNetwork:
         grad : ndarray of shape (layout.size,)
             dloss/dparams, laid out as ``params``.
         """
-        with serial_blas():  # once for both passes
-            output, cache = self._forward(params, X, lengths, dropout_rng, keep=True)
+        with serial_blas():  # once for both passes: the passes' own entries are then free
+            output, cache = self.forward(params, X, lengths, dropout_rng)
             mask = cache["valid"][..., 0].T if self.return_sequences else None
             loss, doutput = losses.mse(output, np.asarray(y, params.dtype), mask)
-            return loss, self._backward(params, cache, doutput, state_grads)
+            return loss, self.backward(params, cache, doutput, state_grads)

@@ -74,6 +74,25 @@ def test_diagnostics_on_the_device():
     _assert_same(gate_statistics(gpu, X, lengths), gate_statistics(cpu, X, lengths))
 
 
+def test_the_device_network_computes_loss_and_gradient_on_the_device(monkeypatch):
+    """loss_and_grad, inherited from the CPU network, runs the device's passes."""
+    from numbarnn.backends import cpu
+
+    X, y, lengths = _data(False)
+    model = GRURegressor(device="cuda", hidden_size=3, max_iter=1, dtype="float64",
+                         random_state=0).fit(X, y, lengths)
+    expected = model._engine().loss_and_grad(model._params, X, y, lengths)
+
+    def no_cpu_pass(*args, **kwargs):
+        raise AssertionError("a CPU pass ran")
+
+    monkeypatch.setattr(cpu, "direction_forward", no_cpu_pass)
+    monkeypatch.setattr(cpu, "direction_backward", no_cpu_pass)
+    loss, grad = model._engine().loss_and_grad(model._params, X, y, lengths)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(grad, expected[1], rtol=1e-10)
+
+
 def _assert_same(ours, expected):
     if isinstance(expected, dict):
         assert set(ours) == set(expected)
