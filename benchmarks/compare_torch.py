@@ -201,7 +201,8 @@ def main():
     results["sgemm_gflops"] = max(gflops, sgemm_gflops())
     for case in results["cases"]:
         case["train_share_of_sgemm"] = case["train_gflops"] / results["sgemm_gflops"]
-    print(f"\nnumpy float32 GEMM 2048^3 after the cases: {results['sgemm_gflops']:.0f} GFLOP/s (the larger)")
+    print(f"\nnumpy float32 GEMM 2048^3 after the cases: {results['sgemm_gflops']:.0f} GFLOP/s "
+          "(the larger)")
     out = write_results(results, "cpu", args.tag)
     print("\nms: medians over rounds; ratio: median over rounds of torch time / numbarnn time "
           f"in the same round (above 1: numbarnn faster). Written to {out}")

@@ -9,9 +9,9 @@ with it, LLVM reassociated the gate math of a function compiled on its own and o
 copy inside a caller differently, and the LSTM's gradients from freshly compiled code
 and from the same code loaded from the cache differed in the last bits (so did fits in
 two processes). ``contract`` (fused multiply-adds) and ``arcp`` keep the gate math as
-fast as with all four. ``error_model="numpy"`` lets a float division give inf instead of raising: the
-check that Python's semantics need is a branch out of every loop with a division, and
-LLVM does not vectorize a loop with such an exit.
+fast as with all four. ``error_model="numpy"`` lets a float division give inf instead of
+raising: the check that Python's semantics need is a branch out of every loop with a
+division, and LLVM does not vectorize a loop with such an exit.
 """
 
 import numba

@@ -47,11 +47,12 @@ def block_bounds(k, n_blocks, n_rows):
 # --- one step of a block of rows: the gate math --------------------------------------------
 #
 # The time loops hand a step's gate math to these functions, tiles (units, R) in and out.
-# Each runs one flat loop over a gate block's H * R values, which are contiguous (:func:`_flat`):
-# a loop over the R rows alone was too short to vectorize well (the LSTM's at S, 16 rows:
-# 1.8 against 1.0 us a step). Compiled on their own (not inlined into the parallel loop), the loops are
-# vectorized by LLVM, provided they hold no condition: a padded row (not ``valid``) is put
-# right after, by the three helpers below.
+# Each runs one flat loop over a gate block's H * R values, which are contiguous
+# (:func:`_flat`): a loop over the R rows alone was too short to vectorize well (the
+# LSTM's at S, 16 rows: 1.8 against 1.0 us a step). Compiled on their own (not inlined
+# into the parallel loop), the loops are vectorized by LLVM, provided no condition in them
+# depends on the row: a padded row (not ``valid``) is put right after, by the three
+# helpers below.
 
 
 @kernel
