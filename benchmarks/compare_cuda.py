@@ -20,12 +20,11 @@ SIZES = {"S": (32, 50, 1, 32), "M": (64, 100, 8, 128), "L": (128, 200, 32, 256),
 CELLS = ("rnn", "lstm", "gru")
 
 
-def _network(cell, D, H, device_class=True):
+def _network(cell, D, H, device="cuda"):
     from numbarnn import GRUCell, LSTMCell, RecurrentNetwork, RNNCell
-    from numbarnn.backends.cuda_network import DeviceNetwork
 
     spec = {"rnn": RNNCell(), "lstm": LSTMCell(), "gru": GRUCell()}[cell]
-    return (DeviceNetwork if device_class else RecurrentNetwork)(spec, D, H)
+    return RecurrentNetwork(spec, D, H, device=device)
 
 
 def check_against_cpu():
@@ -36,7 +35,7 @@ def check_against_cpu():
     worst = {}
     for cell in CELLS:
         for dtype in (np.float64, np.float32):
-            cpu, gpu = _network(cell, 3, 16, False), _network(cell, 3, 16)
+            cpu, gpu = _network(cell, 3, 16, "cpu"), _network(cell, 3, 16)
             params = cpu.init_params(0, dtype)
             _, g_cpu = cpu.loss_and_grad(params, X, y, lengths)
             _, g_gpu = gpu.loss_and_grad(params, X, y, lengths)
@@ -48,26 +47,28 @@ def check_against_cpu():
 def numbarnn_case(cell, B, T, D, H):
     from numba import cuda
 
-    from numbarnn import Adam
-    from numbarnn.backends.cuda_network import DeviceTrainer
+    from numbarnn import Adam, training
 
     net = _network(cell, D, H)
     params = net.init_params(0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((B, T, D), dtype=np.float32)
     y = rng.standard_normal((B, 1), dtype=np.float32)
-    trainer = DeviceTrainer(net, params, Adam(), (X, y, np.full(B, T, np.int64)))
-    d_lengths = cuda.to_device(np.full(B, T, np.int64))
-    no_masks = [None] * net.num_layers
+    lengths = np.full(B, T, np.int64)
+    epochs = training.epochs(net, params, Adam(), (X, y, lengths))
+    run_epoch = epochs.__enter__()  # for the process's life: data and state stay on the GPU
+    batch = net.batch(X, lengths)
+    d_params = net.backend.asarray(params)
     last_good = params.copy()
 
     def forward():
-        net.device_forward(trainer.d_params, trainer.d_x, d_lengths, no_masks)
+        net._forward(d_params, batch, None, keep=False)
         cuda.synchronize()
 
     def step():  # one epoch of one batch: gather, forward, loss, BPTT, clip, Adam
-        trainer(B, rng, 1.0, 1, last_good, shuffle=False)
+        run_epoch(B, rng, 1.0, 1, last_good, shuffle=False)
 
+    step.keep_alive = epochs  # the context manager's exit would end the fit's state
     return forward, step
 
 

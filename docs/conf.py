@@ -13,8 +13,9 @@ import matplotlib
 
 matplotlib.use("agg")
 
-import numbarnn  # noqa: E402
 from sphinx.util import logging  # noqa: E402
+
+import numbarnn  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent

@@ -39,7 +39,7 @@ print(f"RidgeCV on the flattened sequence: test MSE {ridge_mse:.3f}")
 
 model = GRURegressor(hidden_size=32, learning_rate_init=1e-2, random_state=0)
 test_mse = []
-for epoch in range(12):
+for _ in range(12):
     model.partial_fit(X, y)
     test_mse.append(np.mean((model.predict(X_test) - y_test) ** 2))
     if test_mse[-1] < 2e-3:

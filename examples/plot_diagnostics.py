@@ -15,8 +15,12 @@ import numpy as np
 
 from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
 from numbarnn.datasets import make_adding_problem
-from numbarnn.diagnostics import (gate_statistics, gradient_flow, plot_gate_statistics,
-                                  plot_gradient_flow)
+from numbarnn.diagnostics import (
+    gate_statistics,
+    gradient_flow,
+    plot_gate_statistics,
+    plot_gradient_flow,
+)
 
 T = 50
 X, y = make_adding_problem(2000, T, random_state=0)
@@ -31,7 +35,7 @@ X_test, y_test = make_adding_problem(256, T, random_state=1)
 models = {}
 for name, cls in (("RNN", RNNRegressor), ("LSTM", LSTMRegressor), ("GRU", GRURegressor)):
     model = cls(hidden_size=32, learning_rate_init=1e-2, random_state=0)
-    for epoch in range(20):
+    for _ in range(20):
         model.partial_fit(X, y)
         if model.loss_curve_[-1] < 0.01:
             break

@@ -14,7 +14,7 @@ def numerical_gradient(loss, params, eps):
     """Fourth-order central differences of ``loss`` at ``params``."""
     grad = np.empty_like(params)
     for i in range(params.size):
-        def at(step):
+        def at(step, i=i):
             q = params.copy()
             q[i] += step
             return loss(q)

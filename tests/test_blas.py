@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from numbarnn._compile import kernel
-from numbarnn.backends.blas import accumulate_nt
+from numbarnn.backends.cpu.blas import accumulate_nt
 
 
 @kernel

@@ -5,12 +5,17 @@ import sys
 
 import numpy as np
 import pytest
+
 import reference
 from conftest import CELLS, random_batch
-
 from numbarnn import GRURegressor, LSTMRegressor, RecurrentNetwork, RNNRegressor
-from numbarnn.diagnostics import (gate_statistics, gradient_flow, plot_gate_statistics,
-                                  plot_gradient_flow, plot_loss_curves)
+from numbarnn.diagnostics import (
+    gate_statistics,
+    gradient_flow,
+    plot_gate_statistics,
+    plot_gradient_flow,
+    plot_loss_curves,
+)
 
 
 @pytest.mark.parametrize("name", ["rnn-tanh", "lstm-peephole", "lstm-coupled", "gru-reset-after",
@@ -36,7 +41,8 @@ def test_state_gradients_match_perturbed_states(name, return_sequences):
                     delta = np.zeros(3)
                     delta[j] = eps
                     up = reference.loss(net, params, X, y_ref, lengths, (key, t, b, state, delta))
-                    down = reference.loss(net, params, X, y_ref, lengths, (key, t, b, state, -delta))
+                    down = reference.loss(net, params, X, y_ref, lengths,
+                                          (key, t, b, state, -delta))
                     numerical[j] = (up - down) / (2 * eps)
                 np.testing.assert_allclose(g[t, b], numerical, rtol=1e-6, atol=1e-10,
                                            err_msg=f"{key} d{state} t={t} b={b}")
@@ -59,7 +65,7 @@ def test_gradient_flow_averages_norms_over_valid_sequences(fitted):
     for model in models.values():
         flow = gradient_flow(model, X, y, lengths)
         states = {}
-        model._network.loss_and_grad(model._params, X, y[:, None], lengths, state_grads=states)
+        model.network_.loss_and_grad(model.params_, X, y[:, None], lengths, state_grads=states)
         for key, grads in states.items():
             for state, g in grads.items():
                 norms = np.linalg.norm(g, axis=2)
@@ -84,7 +90,7 @@ def test_gate_statistics_match_reference_gates(fitted):
     stats = gate_statistics(models[LSTMRegressor], X)
     assert set(stats) == {"l0", "l0_reverse"} and set(stats["l0"]) == {"i", "f", "o"}
     assert set(gate_statistics(models[GRURegressor], X)["l0"]) == {"r", "z"}
-    net, params = models[LSTMRegressor]._network, models[LSTMRegressor]._params
+    net, params = models[LSTMRegressor].network_, models[LSTMRegressor].params_
     views = net.layout.views(params)
     H = 5
     a = (X @ views["weight_ih_l0"].T + views["bias_ih_l0"] + views["bias_hh_l0"])
@@ -93,7 +99,8 @@ def test_gate_statistics_match_reference_gates(fitted):
     assert stats["l0"]["f"]["mean"][0] == pytest.approx(f0.mean(), rel=1e-12)
     assert stats["l0"]["f"]["saturated"][0] == pytest.approx(((f0 < 0.05) | (f0 > 0.95)).mean())
     for gate in stats["l0"].values():
-        assert gate["mean"].shape == (12,) and np.all((0 <= gate["saturated"]) & (gate["saturated"] <= 1))
+        assert gate["mean"].shape == (12,)
+        assert np.all((0 <= gate["saturated"]) & (gate["saturated"] <= 1))
     with pytest.raises(ValueError, match="no gates"):
         gate_statistics(models[RNNRegressor], X)
 

@@ -84,7 +84,7 @@ def test_ragged_list_is_padded_with_lengths():
 def test_float64_dtype_and_output_dtype(data):
     X, y = data
     model = small(dtype="float64").fit(X, y)
-    assert model._params.dtype == np.float64
+    assert model.params_.dtype == np.float64
     assert small().fit(X, y).predict(X).dtype == np.float32
     assert small().fit(X, y).predict(X.astype(np.float64)).dtype == np.float64
 
@@ -330,8 +330,9 @@ def test_torch_modules_give_the_same_predictions(data):
         class Net(torch.nn.Module):
             def __init__(self):
                 super().__init__()
-                self.rnn = module(2, 4, num_layers=2, bidirectional=True, batch_first=True,
-                                  dtype=torch.float64)
+                # the class is used in the iteration that defines it
+                self.rnn = module(2, 4, num_layers=2, bidirectional=True,  # noqa: B023
+                                  batch_first=True, dtype=torch.float64)
                 self.head = torch.nn.Linear(8, 1, dtype=torch.float64)
 
             def forward(self, x):

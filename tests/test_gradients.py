@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+
 from conftest import random_batch
 from gradcheck import max_relative_error, numerical_gradient, step_for
-
 from numbarnn import RecurrentNetwork
 
 CONFIGS = {

@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+
 import reference
 from conftest import CELLS, random_batch
-
 from numbarnn import GRUCell, LSTMCell, RecurrentNetwork, RNNCell
-from numbarnn.backends import cpu
+from numbarnn.backends import get
+from numbarnn.backends.cpu import driver
+
+cpu = get("cpu")
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -93,7 +96,7 @@ def test_reusing_memory_gives_the_same_gradients(cell):
     expected = [net.loss_and_grad(params, X, y, lengths) for X, y, lengths in batches]
     with net.reusing_memory():
         got = [net.loss_and_grad(params, X, y, lengths) for X, y, lengths in batches]
-        states = [net.forward(params, *batches[0][::2])[1]["layers"][0]["runs"][0][0]
+        states = [net.forward(params, *batches[0][::2])[1]["layers"][0].runs[0][0]
                   for _ in range(2)]
         assert states[0] is states[1]
     assert net._workspace is None
@@ -117,9 +120,9 @@ def test_rows_split_into_blocks_give_the_same_results(cell, n_blocks, monkeypatc
         gates = net.gate_activations(net.forward(params, X, lengths)[1])
         return loss, grad, net.predict(params, X, lengths), states, gates
 
-    monkeypatch.setattr(cpu, "_row_blocks", lambda n_rows: 1)
+    monkeypatch.setattr(driver, "row_blocks", lambda n_rows: 1)
     expected = run()
-    monkeypatch.setattr(cpu, "_row_blocks", lambda n_rows: min(n_blocks, n_rows))
+    monkeypatch.setattr(driver, "row_blocks", lambda n_rows: min(n_blocks, n_rows))
     got = run()
     for a, b in zip(expected[:3], got[:3]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)

@@ -1,12 +1,12 @@
 """Property tests over random shapes: batch, steps, features, units, layers, lengths, variants."""
 
 import numpy as np
-import reference
-from conftest import CELLS
-from gradcheck import numerical_gradient, relative_errors, step_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reference
+from conftest import CELLS
+from gradcheck import numerical_gradient, relative_errors, step_for
 from numbarnn import RecurrentNetwork
 
 

@@ -5,8 +5,8 @@ Skipped when torch is absent; torch is never a runtime dependency.
 
 import numpy as np
 import pytest
-from conftest import CELLS, random_batch
 
+from conftest import CELLS, random_batch
 from numbarnn import RecurrentNetwork
 
 torch = pytest.importorskip("torch")

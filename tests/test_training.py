@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from numbarnn import SGD, Adam, LSTMCell, RecurrentNetwork, TrainingDivergedError
-from numbarnn.training import train_epoch
+from numbarnn import SGD, Adam, LSTMCell, RecurrentNetwork, TrainingDivergedError, training
+
+
+def train_epoch(net, params, optimizer, data, *args, **kwargs):
+    """One epoch of a fit, with the data on the network's backend for it."""
+    with training.epochs(net, params, optimizer, data) as run_epoch:
+        return run_epoch(*args, **kwargs)
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """numbarnn: recurrent neural networks for sequence regression, compiled with Numba."""
 
 from .cells import GRUCell, LSTMCell, RNNCell
-from .estimators import GRURegressor, LSTMRegressor, RNNRegressor
+from .estimators import GRURegressor, LSTMRegressor, RNNRegressor, load
 from .exceptions import TrainingDivergedError
-from .io import load
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW, clip_grad_norm
 

@@ -1,27 +1,45 @@
-"""How numbarnn compiles its CPU kernels: the Numba flags live here and nowhere else.
+"""How numbarnn compiles its kernels: the Numba flags and the scalar math's targets live here.
 
-Every compiled loop in the package is decorated with :func:`kernel`; the scalar cell
-math is registered with :func:`pointwise`, once, for every Numba target, so the CPU
-loops and the ``numba.cuda`` kernels compile the same source. ``fastmath`` leaves out
-``nnan`` and ``ninf`` so that a NaN or infinite loss stays visible to the training
-loop, and ``reassoc``, so that results do not depend on where a function was compiled:
-with it, LLVM reassociated the gate math of a function compiled on its own and of its
-copy inside a caller differently, and the LSTM's gradients from freshly compiled code
-and from the same code loaded from the cache differed in the last bits (so did fits in
-two processes). ``contract`` (fused multiply-adds) and ``arcp`` keep the gate math as
-fast as with all four. ``error_model="numpy"`` lets a float division give inf instead of
-raising: the check that Python's semantics need is a branch out of every loop with a
-division, and LLVM does not vectorize a loop with such an exit.
+Every compiled CPU loop in the package is decorated with :func:`kernel`. The scalar math
+(the cells' gate formulas, the optimizers' element updates) is written once, as plain
+Python functions marked :func:`pointwise`, and compiled for each target from that source:
+
+- on the CPU, as overloads inlined into their callers at Numba's IR level, with the
+  caller's flags: that is what lets LLVM vectorize the gate loops (compiled as separate
+  functions, the same loops were not vectorized);
+- for ``numba.cuda``, as device functions made by :func:`retarget`, which numba-cuda
+  inlines at the NVVM level. numba-cuda does not accept IR-level inlined overloads (its
+  own IR classes meet numba core's in the inlined blocks and the compile fails), and a
+  function overloaded for the CPU breaks its CUDA compile once the CPU has compiled it,
+  so the GPU gets copies of the functions, never the overloaded originals;
+- in Python, the functions themselves: the CUDA simulator runs them.
+
+``fastmath`` leaves out ``nnan`` and ``ninf`` so that a NaN or infinite loss stays
+visible to the training loop, and ``reassoc``, so that results do not depend on where a
+function was compiled: with it, LLVM reassociated the gate math of a function compiled
+on its own and of its copy inside a caller differently, and the LSTM's gradients from
+freshly compiled code and from the same code loaded from the cache differed in the last
+bits (so did fits in two processes). ``contract`` (fused multiply-adds) and ``arcp`` keep
+the gate math as fast as with all four. ``error_model="numpy"`` lets a float division
+give inf instead of raising: the check that Python's semantics need is a branch out of
+every loop with a division, and LLVM does not vectorize a loop with such an exit.
 """
 
+import types as pytypes
+
 import numba
+import numpy as np
+from numba.core import types
 from numba.core.extending import overload
 
 FASTMATH = {"nsz", "arcp", "contract"}
 
+_POINTWISE = set()  # every function marked pointwise
+_BY_DTYPE = {}  # a dispatching function -> (its float32 implementation, the other one)
+
 
 def kernel(function=None, *, parallel=False):
-    """Compile an array kernel with the package's flags (cached on disk).
+    """Compile an array kernel for the CPU with the package's flags (cached on disk).
 
     Parameters
     ----------
@@ -38,12 +56,100 @@ def kernel(function=None, *, parallel=False):
 
 
 def pointwise(function):
-    """Register scalar cell math for every Numba target, inlined into its callers.
+    """Mark scalar math to be compiled for every target from this one source.
 
-    Compiled code (``@kernel`` loops on the CPU, ``numba.cuda`` kernels) gets the
-    function inlined, with the caller's flags; Python gets the function itself,
-    which is what the CUDA simulator runs.
+    The CPU gets it inlined into its callers; :func:`retarget` makes the copies for other
+    targets; Python (and the CUDA simulator) calls the function itself.
     """
-    overload(function, target="generic", inline="always", strict=False)(
-        lambda *args: function)
+    overload(function, target="cpu", inline="always", strict=False)(lambda *args: function)
+    _POINTWISE.add(function)
     return function
+
+
+def by_dtype(float32, other):
+    """A scalar function that computes ``float32(x)`` for a float32 x and ``other(x)`` else.
+
+    Parameters
+    ----------
+    float32, other : callable
+        Pointwise functions, or ``math`` functions for ``other``.
+
+    Returns
+    -------
+    callable
+        The dispatching function, for compiled code on every target and for Python (where
+        it returns NumPy scalars: a Python float would take the type of a float32 operand
+        it meets).
+    """
+
+    def dispatch(x):
+        return float32(x) if isinstance(x, np.float32) else np.float64(other(x))
+
+    overload(dispatch, target="cpu", inline="always")(_dispatcher(float32, other))
+    _BY_DTYPE[dispatch] = (float32, other)
+    return dispatch
+
+
+def _dispatcher(float32, other):
+    """The typing function of a :func:`by_dtype` overload."""
+
+    def typer(x):
+        if x == types.float32:
+            return lambda x: float32(x)
+        return lambda x: other(x)
+
+    return typer
+
+
+def retarget(jit, overload):
+    """Copies of every pointwise function for another Numba target.
+
+    Each copy is a new function object over the same code whose calls to other pointwise
+    functions go to their copies, compiled with ``jit``; a :func:`by_dtype` function
+    becomes a new function overloaded with ``overload``.
+
+    Parameters
+    ----------
+    jit : callable
+        Compiles a Python function as a device function, e.g.
+        ``numba.cuda.jit(device=True, forceinline=True)``.
+    overload : callable
+        The target's ``overload`` decorator (``numba.cuda.extending.overload``).
+
+    Returns
+    -------
+    callable
+        ``copy(function)``: the target's copy of a pointwise or :func:`by_dtype` function
+        (made once).
+    """
+    copies = {}
+
+    def copy(function):
+        if function not in copies:
+            copies[function] = _copy(function, copy, jit, overload)
+        return copies[function]
+
+    return copy
+
+
+def _copy(function, copy, jit, overload):
+    if function in _BY_DTYPE:
+        float32, other = (copy(f) if f in _POINTWISE else f for f in _BY_DTYPE[function])
+
+        def dispatch(x):
+            raise NotImplementedError("compiled code only")
+
+        overload(dispatch)(_dispatcher(float32, other))
+        return dispatch
+    if function not in _POINTWISE:
+        raise ValueError(f"{function.__name__} is not marked pointwise")
+    names = dict(function.__globals__)
+    for name in function.__code__.co_names:
+        value = names.get(name)
+        if isinstance(value, pytypes.FunctionType) and (value in _POINTWISE
+                                                        or value in _BY_DTYPE):
+            names[name] = copy(value)
+    clone = pytypes.FunctionType(function.__code__, names, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    clone.__doc__, clone.__qualname__ = function.__doc__, function.__qualname__
+    return jit(clone)

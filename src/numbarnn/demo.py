@@ -98,7 +98,7 @@ def fit_cells(task, settings):
                 break
         seconds = time.perf_counter() - start
         models[name] = model
-        rows.append(_row(task, f"numbarnn {name}", model._network.layout.size, model.n_iter_,
+        rows.append(_row(task, f"numbarnn {name}", model.network_.layout.size, model.n_iter_,
                          seconds, model.predict(task.X_test)))
     return rows, models
 
@@ -134,12 +134,12 @@ def torch_rows(task, settings):
         optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
         generator = torch.Generator().manual_seed(settings.seed)
 
-        def predict(inputs):
+        def predict(inputs, rnn=rnn, head=head):
             h = rnn(inputs)[1]
             return head((h[0] if isinstance(h, tuple) else h)[-1])[:, 0]
 
         start, epochs = time.perf_counter(), 0
-        for epochs in range(1, task.epochs + 1):
+        for epochs in range(1, task.epochs + 1):  # noqa: B007 (the count is read after)
             for idx in torch.randperm(len(X), generator=generator).split(settings.batch_size):
                 optimizer.zero_grad()
                 loss = torch.mean((predict(X[idx]) - y[idx]) ** 2)

@@ -2,8 +2,9 @@
 
 A plain RNN's gradient dL/dh_t shrinks (or grows) by a factor tanh'(a) W_hh at every
 step back in time; an LSTM's cell state passes it on through the forget gate f, and a
-GRU's state through its update gate z (h_t = (1 - z) n + z h_{t-1}). :func:`gradient_flow` measures that decay with the same
-compiled backprop through time that trains the model; :func:`gate_statistics` shows
+GRU's state through its update gate z (h_t = (1 - z) n + z h_{t-1}).
+:func:`gradient_flow` measures that decay with the same compiled backprop through time
+that trains the model; :func:`gate_statistics` shows
 how open or saturated the gates are.
 
 The plot helpers need matplotlib (``pip install numbarnn[plot]``); importing this
@@ -17,7 +18,6 @@ from . import threads
 from .validation import check_sequences, check_targets
 
 SATURATION = (0.05, 0.95)
-REPORTED_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z")}
 
 
 def _valid_mean(values, valid):
@@ -28,7 +28,7 @@ def _valid_mean(values, valid):
 
 def _prepare(estimator, X, lengths):
     check_is_fitted(estimator)
-    X, lengths = check_sequences(X, lengths, estimator._params.dtype, estimator.n_features_in_)
+    X, lengths = check_sequences(X, lengths, estimator.params_.dtype, estimator.n_features_in_)
     valid = np.arange(X.shape[1])[:, None] < lengths[None, :]  # (T, B)
     return X, lengths, valid
 
@@ -57,10 +57,11 @@ def gradient_flow(estimator, X, y, lengths=None):
         is the total one, through later steps and the layers above.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
-    y, _ = check_targets(y, X, estimator.return_sequences, estimator._params.dtype)
+    y, _ = check_targets(y, X, estimator.return_sequences, estimator.params_.dtype)
     states = {}
     with threads.limit(estimator.n_threads):
-        estimator._engine().loss_and_grad(estimator._params, X, y, lengths, state_grads=states)
+        estimator.network_.to(estimator.device).loss_and_grad(estimator.params_, X, y, lengths,
+                                                              state_grads=states)
     return {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid) for name, g in grads.items()}
             for key, grads in states.items()}
 
@@ -91,11 +92,11 @@ def gate_statistics(estimator, X, lengths=None):
         For an RNNRegressor, which has no gates.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
-    network = estimator._engine()
-    if network.cell.name not in REPORTED_GATES:
+    network = estimator.network_.to(estimator.device)
+    if not network.cell.reported_gates:
         raise ValueError("a plain RNN has no gates; use LSTMRegressor or GRURegressor")
     with threads.limit(estimator.n_threads):
-        _, cache = network.forward(estimator._params, X, lengths)
+        _, cache = network.forward(estimator.params_, X, lengths)
     low, high = SATURATION
     result = {}
     for key, gates in network.gate_activations(cache).items():
@@ -103,7 +104,7 @@ def gate_statistics(estimator, X, lengths=None):
             name: {"mean": _valid_mean(gates[name].mean(axis=2), valid),
                    "saturated": _valid_mean(((gates[name] < low) | (gates[name] > high))
                                             .mean(axis=2), valid)}
-            for name in REPORTED_GATES[network.cell.name]}
+            for name in network.cell.reported_gates}
     return result
 
 

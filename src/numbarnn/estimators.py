@@ -18,28 +18,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import io, threads, training
 from .cells import GRUCell, LSTMCell, RNNCell
-from .exceptions import DeviceUnavailableError
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW
 from .validation import check_sequences, check_targets
-
-PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
-
-
-def _on_device(network, device):
-    """``network`` computed on ``device``: itself on the CPU, a DeviceNetwork of the same
-    shape for 'cuda' (numba.cuda is imported only then). The estimator stores the CPU
-    network, so it pickles, loads and predicts anywhere once ``device`` is set back."""
-    if device == "cpu":
-        return network
-    try:
-        from .backends.cuda_network import DeviceNetwork
-    except ImportError as error:
-        raise DeviceUnavailableError(f"device='cuda' needs numba-cuda, which did not import "
-                                     f"({error}); pip install 'numbarnn[cuda]'") from error
-    return DeviceNetwork(network.cell, network.input_size, network.hidden_size,
-                         network.output_size, network.num_layers, network.bidirectional,
-                         network.dropout, network.return_sequences)
 
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -81,14 +62,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     # --- construction ---------------------------------------------------------------
 
-    def _make_network(self, n_features, n_outputs):
+    def _make_network(self, n_features, n_outputs, device=None):
         return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
                                 self.num_layers, self.bidirectional, self.dropout,
-                                self.return_sequences)
+                                self.return_sequences, device or self.device)
 
-    def _engine(self):
-        """The fitted network, on ``device``."""
-        return _on_device(self._network, self.device)
+    def _on_device(self):
+        """The fitted network on ``device`` (which may have been set since the fit)."""
+        return self.network_.to(self.device)
 
     def _make_optimizer(self):
         if self.solver == "sgd":
@@ -107,8 +88,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _reset(self, network, n_features, n_outputs, y_ndim, rng):
         """Fresh fitted state, as MLPRegressor's ``_initialize``."""
         self._rng = rng
-        self._network = network
-        self._params = self._init_params(network, rng)
+        self.network_ = network
+        self.params_ = self._init_params(network, rng)
         self._optimizer = None
         self.n_features_in_, self.n_outputs_, self._y_ndim = n_features, n_outputs, y_ndim
         self.n_iter_, self.t_ = 0, 0
@@ -116,9 +97,11 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self._no_improvement_count = 0
         self.__dict__.pop("_best_params", None)
         if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.best_loss_ = None
         else:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+            self.validation_scores_, self.best_validation_score_ = None, None
+            self.best_loss_ = np.inf
 
     # --- fitting --------------------------------------------------------------------
 
@@ -181,7 +164,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, lengths, incremental=True)
 
     def _fit(self, X, y, lengths, incremental):
-        fitted = hasattr(self, "_params")
+        fitted = hasattr(self, "params_")
         reset = not fitted or not (incremental or self.warm_start)
         dtype = np.dtype(self.dtype)
         X, lengths = check_sequences(X, lengths, dtype, None if reset else self.n_features_in_)
@@ -194,19 +177,17 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         train, valid = (X, y, lengths), None
         if early_stopping:
             train, valid = self._validation_split(X, y, lengths)
-        network = self._make_network(X.shape[2], y.shape[-1])
-        _on_device(network, self.device)  # a missing GPU is reported before anything changes
-        if not reset and (network.cell != self._network.cell
-                          or network.layout.shapes != self._network.layout.shapes):
+        network = self._make_network(X.shape[2], y.shape[-1])  # a missing GPU is reported here
+        if not reset and not network.same_shape(self.network_):
             raise ValueError("the cell or the network's shape changed since the estimator was "
                              "fitted; set warm_start=False to start afresh")
 
         with threads.limit(self.n_threads):
             if reset:
                 self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng())
-            self._network = network
-            if self._params.dtype != dtype:
-                self._params = self._params.astype(dtype)
+            self.network_ = network
+            if self.params_.dtype != dtype:
+                self.params_ = self.params_.astype(dtype)
                 self._optimizer = None
             if self._optimizer is None or not incremental:
                 self._optimizer = optimizer
@@ -224,8 +205,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return (X[t], y[t], lengths[t]), (X[v], y[v], lengths[v])
 
     def _run_epochs(self, train, valid, epochs, incremental):
-        last_good = self._params.copy()
-        with training.epochs(self._engine(), self._params, self._optimizer, train) as run_epoch:
+        last_good = self.params_.copy()
+        with training.epochs(self.network_, self.params_, self._optimizer, train) as run_epoch:
             self._epochs(run_epoch, len(train[0]), valid, epochs, incremental, last_good)
 
     def _epochs(self, run_epoch, n_train, valid, epochs, incremental, last_good):
@@ -247,7 +228,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self._update_no_improvement_count(valid is not None)
             if self._no_improvement_count > self.n_iter_no_change:
                 if valid is not None:
-                    self._params[...] = self._best_params
+                    self.params_[...] = self._best_params
                 if self.verbose:
                     print(f"Stopped: no improvement above tol={self.tol} for "
                           f"{self.n_iter_no_change} epochs", flush=True)
@@ -255,9 +236,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if incremental:
             return
         if valid is not None and hasattr(self, "_best_params"):  # as MLPRegressor
-            self._params[...] = self._best_params
+            self.params_[...] = self._best_params
         warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization "
-                      "hasn't converged yet.", ConvergenceWarning)
+                      "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
 
     def _update_no_improvement_count(self, early_stopping):
         """As MLPRegressor: count epochs without improvement by more than ``tol``."""
@@ -267,7 +248,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                           if score < self.best_validation_score_ + self.tol else 0)
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_params = self._params.copy()
+                self._best_params = self.params_.copy()
         else:
             loss = self.loss_curve_[-1]
             self._no_improvement_count = (self._no_improvement_count + 1
@@ -280,13 +261,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # --- prediction ------------------------------------------------------------------
 
     def _forward(self, X, lengths):
-        """Network output in chunks of sequences, on ``n_threads`` threads."""
+        """Network output, on ``n_threads`` threads."""
         with threads.limit(self.n_threads):
-            engine = self._engine()
-            out = [engine.predict(self._params, X[i : i + PREDICT_CHUNK],
-                                         lengths[i : i + PREDICT_CHUNK])
-                   for i in range(0, len(X), PREDICT_CHUNK)]
-        return np.concatenate(out)
+            return self._on_device().predict(self.params_, X, lengths)
 
     def predict(self, X, lengths=None):
         """Network output for each sequence (or each step, with ``return_sequences``).
@@ -311,7 +288,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
         input_dtype = getattr(X, "dtype", np.dtype(np.float64))
-        X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
+        X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
         out = self._forward(X, lengths)
         if input_dtype.kind == "f":
             out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
@@ -339,7 +316,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             R² of ``predict(X, lengths)`` against ``y``.
         """
         check_is_fitted(self)
-        X, lengths = check_sequences(X, lengths, self._params.dtype, self.n_features_in_)
+        X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
         y, _ = check_targets(y, X, self.return_sequences, np.float64)
         return self._r2(X, y, lengths, sample_weight)
 
@@ -348,7 +325,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if self.return_sequences:
             valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
             if sample_weight is not None:
-                sample_weight = np.broadcast_to(np.asarray(sample_weight)[:, None], valid.shape)[valid]
+                sample_weight = np.broadcast_to(np.asarray(sample_weight)[:, None],
+                                                valid.shape)[valid]
             pred, y = pred[valid], y[valid]
         return r2_score(y, pred, sample_weight=sample_weight)
 
@@ -368,7 +346,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return OrderedDict((name if name.startswith("head.") else f"rnn.{name}", view.copy())
-                           for name, view in self._network.layout.views(self._params).items())
+                           for name, view in self.network_.layout.views(self.params_).items())
 
     def load_state_dict(self, state_dict):
         """Set the weights from a dict as :meth:`state_dict` returns (NumPy arrays or tensors).
@@ -403,12 +381,12 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if key not in arrays or arrays[key].ndim != 2:
                 raise ValueError(f"state_dict needs a 2D {key!r}")
         n_features, n_outputs = arrays["rnn.weight_ih_l0"].shape[1], arrays["head.weight"].shape[0]
-        if hasattr(self, "_params") and (n_features, n_outputs) != (self.n_features_in_,
+        if hasattr(self, "params_") and (n_features, n_outputs) != (self.n_features_in_,
                                                                     self.n_outputs_):
             raise ValueError(f"state_dict has {n_features} features and {n_outputs} outputs; the "
                              f"estimator was fitted with {self.n_features_in_} and "
                              f"{self.n_outputs_}")
-        network = self._make_network(n_features, n_outputs)
+        network = self._make_network(n_features, n_outputs, "cpu")  # weights on the host
         names = {(n if n.startswith("head.") else f"rnn.{n}"): n for n in network.layout}
         missing, unexpected = set(names) - set(arrays), set(arrays) - set(names)
         if missing or unexpected:
@@ -423,10 +401,10 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if not np.all(np.isfinite(arrays[key])):
                 raise ValueError(f"{key} contains NaN or infinite values")
             views[name][...] = arrays[key]
-        if not hasattr(self, "_params"):
+        if not hasattr(self, "params_"):
             self._reset(network, n_features, n_outputs, 1 if n_outputs == 1 else 2,
                         self._new_rng())
-        self._network, self._params, self._optimizer = network, params, None
+        self.network_, self.params_, self._optimizer = network, params, None
         return self
 
     def save(self, path):
@@ -440,7 +418,52 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             File to write, used as given (``.npz`` is the usual suffix).
         """
         check_is_fitted(self)
-        io.save(self, path)
+        params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}
+        attributes = {k: getattr(self, k) for k in _SAVED_ATTRIBUTES}
+        attributes["y_ndim"] = self._y_ndim
+        io.write(path, self.state_dict(), {"class": type(self).__name__, "params": params,
+                                           "attributes": attributes})
+
+
+_SAVED_ATTRIBUTES = ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_loss_",
+                     "best_validation_score_")
+
+
+def _jsonable(value):
+    return value if isinstance(value, (bool, int, float, str, type(None))) else None
+
+
+def load(path):
+    """Load an estimator written by ``estimator.save(path)``.
+
+    Only arrays and JSON are read (``allow_pickle=False``): no code from the file runs.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by ``save``.
+
+    Returns
+    -------
+    RNNRegressor, LSTMRegressor or GRURegressor
+        Fitted, with its parameters, weights and training history.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a numbarnn estimator file, or of an unknown format
+        version or class.
+    """
+    arrays, meta = io.read(path)
+    classes = {c.__name__: c for c in (RNNRegressor, LSTMRegressor, GRURegressor)}
+    if meta.get("class") not in classes:
+        raise ValueError(f"{path}: unknown estimator class {meta.get('class')!r}")
+    estimator = classes[meta["class"]](**meta["params"]).load_state_dict(arrays)
+    attributes = dict(meta["attributes"])
+    estimator._y_ndim = attributes.pop("y_ndim")
+    for key, value in attributes.items():
+        setattr(estimator, key, value)
+    return estimator
 
 
 _COMMON_PARAMETERS = """
@@ -519,6 +542,11 @@ _COMMON_PARAMETERS = """
         Features per time step.
     n_outputs_ : int
         Targets per sequence (or per step).
+    network_ : RecurrentNetwork
+        The fitted network: its cell, shape, parameter layout and device.
+    params_ : ndarray
+        The weights, one flat vector in ``network_.layout`` (see :meth:`state_dict`
+        for them by name).
 
     Notes
     -----

@@ -3,18 +3,39 @@
 Parameter names follow PyTorch (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
 ``bias_hh_l0``, suffix ``_reverse``), with ``weight_ch_l{k}`` for LSTM peepholes and
 ``head.weight``, ``head.bias`` for the output layer.
+
+The network holds the backend of its device (:func:`numbarnn.backends.get`) and runs one
+layer stack on it, whatever the device: the backend does the arithmetic, the network
+says what to compute. Inside, arrays are time-major, (T, B, ...), on the backend.
 """
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
-from . import losses
-from .backends import cpu
+from . import backends
 from .cells import LSTMCell
 from .parameters import ParameterLayout
-from .threads import serial_blas
 from .validation import check_lengths
+
+PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
+
+
+class Batch(NamedTuple):
+    """A batch on the network's backend: time-major inputs and its valid steps."""
+
+    x: object  #: inputs (T, B, D) on the backend, in the compute dtype
+    lengths: np.ndarray  #: valid steps per sequence (B,), int64, on the host
+    on_backend: object  #: the same lengths on the backend
+
+
+class Layer(NamedTuple):
+    """What a forward pass keeps of one layer for the backward pass."""
+
+    x: object  #: the layer's input (T, B, D)
+    runs: list  #: (hs, cache) of each direction
+    mask: object  #: the dropout mask applied to its output, or None
 
 
 class RecurrentNetwork:
@@ -40,13 +61,16 @@ class RecurrentNetwork:
         Apply the head at every step, giving (B, T, k); otherwise apply it to the
         final state of each direction (forward at the last valid step, reverse at
         step 0), giving (B, k).
+    device : {'cpu', 'cuda'}, default='cpu'
+        Where the passes run (:func:`numbarnn.backends.get`); :meth:`to` gives the same
+        network on another device. Host arrays go in and come out either way.
     """
 
     _workspace = None  # set by reusing_memory
     _params_views = None  # (params, its named views), for the next pass with the same array
 
     def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False):
+                 bidirectional=False, dropout=0.0, return_sequences=False, device="cpu"):
         self.cell = cell
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -55,14 +79,53 @@ class RecurrentNetwork:
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.return_sequences = return_sequences
+        self.device = device
+        self.backend = backends.get(device)
         self.layout = ParameterLayout(self._shapes())
+
+    def __getstate__(self):
+        # the backend is found again by device: nothing of a device is pickled
+        state = {k: v for k, v in vars(self).items() if k not in ("backend", "_params_views",
+                                                                   "_workspace")}
+        return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self.backend = backends.get(self.device)
+
+    def to(self, device):
+        """This network on ``device``: itself if already there, else a copy of its shape.
+
+        Parameters
+        ----------
+        device : {'cpu', 'cuda'}
+
+        Returns
+        -------
+        RecurrentNetwork
+
+        Raises
+        ------
+        DeviceUnavailableError
+            For 'cuda' without numba-cuda or a GPU.
+        """
+        if device == self.device:
+            return self
+        return RecurrentNetwork(self.cell, self.input_size, self.hidden_size, self.output_size,
+                                self.num_layers, self.bidirectional, self.dropout,
+                                self.return_sequences, device)
+
+    def same_shape(self, other):
+        """Whether ``other`` has this network's cell and parameter layout."""
+        return self.cell == other.cell and self.layout.shapes == other.layout.shapes
 
     @contextmanager
     def reusing_memory(self):
         """Context manager: each forward and backward pass reuses the last one's arrays.
 
         Training asks for the same large arrays at every step; reusing them spares the
-        system allocator's fresh pages (see :class:`~numbarnn.backends.cpu.Workspace`).
+        allocator (the system's fresh pages on the CPU, the driver on the GPU; see
+        :class:`~numbarnn.backends.cpu.driver.Workspace`).
         :meth:`~numbarnn.LSTMRegressor.fit` and the other estimators train inside it;
         use it around a training loop of your own.
 
@@ -70,7 +133,7 @@ class RecurrentNetwork:
         :meth:`backward` are overwritten by the next pass; :meth:`predict` is not
         affected.
         """
-        self._workspace = cpu.Workspace()
+        self._workspace = self.backend.workspace()
         try:
             yield
         finally:
@@ -160,6 +223,41 @@ class RecurrentNetwork:
                 for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_ch")
                 if f"{key}_l{k}{suffix}" in views}
 
+    # --- host API: batch-first host arrays in and out -----------------------------------
+
+    def batch(self, X, lengths=None, dtype=np.float32):
+        """A batch of host sequences on the backend.
+
+        Parameters
+        ----------
+        X : ndarray of shape (B, T, D)
+            Input sequences, batch first.
+        lengths : array-like of int, shape (B,), optional
+            Valid steps per sequence (default: all T).
+        dtype : dtype, default=float32
+            The compute dtype.
+
+        Returns
+        -------
+        Batch
+        """
+        B, T, _ = X.shape
+        lengths = check_lengths(lengths, B, T)
+        be = self.backend
+        return Batch(be.asarray(X.transpose(1, 0, 2), dtype), lengths, be.asarray(lengths))
+
+    def time_major_targets(self, y, dtype):
+        """Host targets (B, k), or (B, T, k) with ``return_sequences``, as the time-major
+        (1, B, k) or (T, B, k) array on the backend that :meth:`batch_loss_and_grad` takes."""
+        y = np.asarray(y)
+        return self.backend.asarray(y.transpose(1, 0, 2) if self.return_sequences else y[None],
+                                    dtype)
+
+    def _batch_first(self, output):
+        """A time-major output as the host's batch-first one."""
+        output = self.backend.to_host(output)
+        return output.transpose(1, 0, 2) if self.return_sequences else output[0]
+
     def forward(self, params, X, lengths=None, dropout_rng=None):
         """Network output for a batch.
 
@@ -178,48 +276,13 @@ class RecurrentNetwork:
         -------
         output : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
         cache : dict
-            What :meth:`backward` needs.
+            What :meth:`backward` and :meth:`gate_activations` need.
         """
-        with serial_blas():
-            return self._forward(params, X, lengths, dropout_rng, keep=True)
-
-    def _forward(self, params, X, lengths, dropout_rng, keep):
-        views = self._views(params)
-        B, T, _ = X.shape
-        lengths = check_lengths(lengths, B, T)
-        # (T, B, 1), for what reads every step's state: the layer above, or the head
-        valid = (np.arange(T)[:, None] < lengths[None, :])[..., None] if (
-            self.num_layers > 1 or self.return_sequences) else None
-        x = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=params.dtype)
-        layers = []
-        for k in range(self.num_layers):
-            last = k == self.num_layers - 1 and not self.return_sequences
-            runs = [cpu.direction_forward(self.cell, x, self._direction_weights(views, k, s),
-                                          lengths, reverse=bool(s), keep=keep,
-                                          workspace=self._part(k, s, keep),
-                                          final_only=last and not keep)
-                    for s in self.directions]
-            layers.append({"x": x, "runs": runs})
-            if last:
-                break  # the head reads the final states from runs
-            y = np.concatenate([hs for hs, _ in runs], axis=2) * valid
-            if dropout_rng is not None and self.dropout > 0 and k < self.num_layers - 1:
-                kept = dropout_rng.random(y.shape) >= self.dropout
-                layers[-1]["mask"] = kept.astype(params.dtype) / params.dtype.type(1 - self.dropout)
-                y = y * layers[-1]["mask"]
-            x = y
-        W, b = views["head.weight"], views["head.bias"]
-        if self.return_sequences:
-            features = x
-            output = (features @ W.T + b).transpose(1, 0, 2)
-        else:
-            runs = layers[-1]["runs"]
-            features = runs[0][0][-1]
-            if self.bidirectional:
-                features = np.concatenate((features, runs[1][0][0]), axis=1)
-            output = features @ W.T + b
-        cache = {"layers": layers, "lengths": lengths, "valid": valid, "features": features}
-        return output, cache
+        with self.backend.scope():
+            params = self.backend.asarray(params)
+            batch = self.batch(X, lengths, params.dtype)
+            output, cache = self._forward(params, batch, dropout_rng, keep=True)
+            return self._batch_first(output), cache
 
     def backward(self, params, cache, doutput, state_grads=None):
         """Gradient of the loss with respect to ``params``, given its gradient on the output.
@@ -241,52 +304,18 @@ class RecurrentNetwork:
         -------
         ndarray of shape (layout.size,)
         """
-        with serial_blas():
-            return self._backward(params, cache, doutput, state_grads)
-
-    def _backward(self, params, cache, doutput, state_grads):
-        views = self._views(params)
-        grad = np.zeros_like(params)
-        gviews = self.layout.views(grad)
-        W = views["head.weight"]
-        features, valid, lengths = cache["features"], cache["valid"], cache["lengths"]
-        H = self.hidden_size
-        if self.return_sequences:
-            dy = np.ascontiguousarray(doutput.transpose(1, 0, 2))
-            gviews["head.weight"][...] = dy.reshape(-1, dy.shape[2]).T @ features.reshape(-1, features.shape[2])
-            gviews["head.bias"][...] = dy.sum(axis=(0, 1))
-            dy = (dy @ W) * valid
-        else:
-            gviews["head.weight"][...] = doutput.T @ features
-            gviews["head.bias"][...] = doutput.sum(axis=0)
-            dfeatures = doutput @ W
-            T = cache["layers"][0]["x"].shape[0]
-            dy = np.zeros((T,) + features.shape, params.dtype)
-            dy[T - 1, :, :H] = dfeatures[:, :H]
-            if self.bidirectional:
-                dy[0, :, H:] = dfeatures[:, H:]
-        for k in reversed(range(self.num_layers)):
-            layer = cache["layers"][k]
-            dx = None
-            for d, suffix in enumerate(self.directions):
-                dhs = np.ascontiguousarray(dy[:, :, d * H : (d + 1) * H])
-                w = self._direction_weights(views, k, suffix)
-                dxd, grads, states = cpu.direction_backward(
-                    self.cell, layer["x"], w, layer["runs"][d][1], dhs, lengths,
-                    reverse=bool(suffix), workspace=self._part(k, suffix))
-                if state_grads is not None:
-                    state_grads[f"l{k}{suffix}"] = states
-                for key, g in grads.items():
-                    gviews[f"{key}_l{k}{suffix}"][...] = g
-                dx = dxd if dx is None else dx + dxd
-            if k > 0:
-                below = cache["layers"][k - 1]
-                dy = dx * below["mask"] if "mask" in below else dx
-                dy = dy * valid
-        return grad
+        be = self.backend
+        with be.scope():
+            doutput = np.asarray(doutput)
+            doutput = doutput.transpose(1, 0, 2) if self.return_sequences else doutput[None]
+            params = be.asarray(params)
+            grad = self._backward(params, cache, be.asarray(doutput, params.dtype), state_grads)
+            return be.to_host(grad)
 
     def predict(self, params, X, lengths=None):
         """Network output in inference mode: no dropout, and nothing kept for a backward pass.
+
+        Sequences are run ``PREDICT_CHUNK`` at a time, which bounds the memory used.
 
         Parameters
         ----------
@@ -297,8 +326,16 @@ class RecurrentNetwork:
         -------
         ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
         """
-        with serial_blas():
-            return self._forward(params, X, lengths, None, keep=False)[0]
+        B, T, _ = X.shape
+        lengths = check_lengths(lengths, B, T)
+        be = self.backend
+        with be.scope():
+            params = be.asarray(params)
+            out = [self._batch_first(self._forward(
+                params, self.batch(X[i : i + PREDICT_CHUNK], lengths[i : i + PREDICT_CHUNK],
+                                   params.dtype), None, keep=False)[0])
+                   for i in range(0, B, PREDICT_CHUNK)]
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def gate_activations(self, cache):
         """Gate activations from a :meth:`forward` cache.
@@ -306,18 +343,18 @@ class RecurrentNetwork:
         Parameters
         ----------
         cache : dict
-            From :meth:`forward` (the GPU network's too); padded steps hold zeros.
+            From :meth:`forward`; padded steps hold zeros.
 
         Returns
         -------
         dict
             For every layer and direction (``'l0'``, ``'l0_reverse'``, ...), a dict of
-            gate name to activations of shape (T, B, H): LSTM i, f, g, o; GRU r, z, n;
-            empty for a plain RNN.
+            gate name to activations of shape (T, B, H) as NumPy arrays: LSTM i, f, g, o;
+            GRU r, z, n; empty for a plain RNN.
         """
-        return {f"l{k}{suffix}": cpu.gate_activations(self.cell, run[1])
+        return {f"l{k}{suffix}": self.backend.gate_activations(self.cell, run[1])
                 for k, layer in enumerate(cache["layers"])
-                for suffix, run in zip(self.directions, layer["runs"])}
+                for suffix, run in zip(self.directions, layer.runs)}
 
     def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None, state_grads=None):
         """Mean squared error on a batch and its gradient as one flat vector.
@@ -342,8 +379,83 @@ class RecurrentNetwork:
         grad : ndarray of shape (layout.size,)
             dloss/dparams, laid out as ``params``.
         """
-        with serial_blas():  # once for both passes: the passes' own entries are then free
-            output, cache = self.forward(params, X, lengths, dropout_rng)
-            mask = cache["valid"][..., 0].T if self.return_sequences else None
-            loss, doutput = losses.mse(output, np.asarray(y, params.dtype), mask)
-            return loss, self.backward(params, cache, doutput, state_grads)
+        be = self.backend
+        with be.scope():  # once for both passes: the passes' own entries are then free
+            params_b = be.asarray(params)
+            batch = self.batch(X, lengths, params_b.dtype)
+            loss, grad = self.batch_loss_and_grad(
+                params_b, batch, self.time_major_targets(y, params_b.dtype), dropout_rng,
+                state_grads)
+            return loss, be.to_host(grad)
+
+    # --- backend API: time-major arrays on the backend ----------------------------------
+
+    def batch_loss_and_grad(self, params, batch, y, dropout_rng=None, state_grads=None):
+        """As :meth:`loss_and_grad`, on the backend: ``params`` and the time-major targets
+        ``y`` (from :meth:`time_major_targets`) are backend arrays, ``batch`` from
+        :meth:`batch`; the gradient stays on the backend."""
+        output, cache = self._forward(params, batch, dropout_rng, keep=True)
+        loss, doutput = self.backend.mse(output, y, batch, self.return_sequences)
+        return loss, self._backward(params, cache, doutput, state_grads)
+
+    def _dropout_mask(self, rng, shape, dtype):
+        """A dropout mask on the backend, drawn on the host (the same draws on every device)."""
+        keep = rng.random(shape) >= self.dropout
+        return self.backend.asarray(keep.astype(dtype) / dtype.type(1 - self.dropout))
+
+    def _forward(self, params, batch, dropout_rng, keep):
+        be = self.backend
+        views = self._views(params)
+        x = batch.x
+        layers = []
+        for k in range(self.num_layers):
+            last = k == self.num_layers - 1
+            final_only = last and not self.return_sequences
+            runs = [be.direction_forward(self.cell, x, self._direction_weights(views, k, s),
+                                         batch.on_backend, reverse=bool(s), keep=keep,
+                                         workspace=self._part(k, s, keep),
+                                         final_only=final_only and not keep)
+                    for s in self.directions]
+            mask = None
+            if not last and dropout_rng is not None and self.dropout > 0:
+                width = self.hidden_size * len(self.directions)
+                mask = self._dropout_mask(dropout_rng, x.shape[:2] + (width,), params.dtype)
+            layers.append(Layer(x, runs, mask))
+            if final_only:
+                break  # the head reads the final states from runs
+            x = be.layer_output([hs for hs, _ in runs], batch.on_backend, mask)
+        features = x if self.return_sequences else be.final_states([hs for hs, _ in runs])
+        output = be.linear(features, views["head.weight"], views["head.bias"])
+        return output, {"layers": layers, "batch": batch, "features": features}
+
+    def _backward(self, params, cache, doutput, state_grads):
+        be = self.backend
+        views = self._views(params)
+        grad = be.zeros(params.shape, params.dtype)
+        gviews = self.layout.views(grad)
+        lengths = cache["batch"].on_backend
+        T = cache["layers"][0].x.shape[0]
+        H = self.hidden_size
+        dfeatures = be.linear_backward(cache["features"], views["head.weight"], doutput,
+                                       gviews["head.weight"], gviews["head.bias"])
+        if self.return_sequences:
+            dy = be.masked(dfeatures, lengths)
+        else:
+            dy = be.final_states_grad(dfeatures, T, len(self.directions))
+        for k in reversed(range(self.num_layers)):
+            layer = cache["layers"][k]
+            dx = None
+            for d, suffix in enumerate(self.directions):
+                dxd, grads, states = be.direction_backward(
+                    self.cell, layer.x, self._direction_weights(views, k, suffix),
+                    layer.runs[d][1], be.direction_part(dy, d, H), lengths,
+                    reverse=bool(suffix), workspace=self._part(k, suffix))
+                if state_grads is not None:
+                    state_grads[f"l{k}{suffix}"] = {name: be.to_host(g)
+                                                    for name, g in states.items()}
+                for key, g in grads.items():
+                    be.copy_into(gviews[f"{key}_l{k}{suffix}"], g)
+                dx = dxd if dx is None else be.accumulate(dx, dxd)
+            if k > 0:
+                dy = be.masked(dx, lengths, cache["layers"][k - 1].mask)
+        return grad

@@ -1,67 +1,14 @@
-"""Optimizers and gradient clipping, compiled updates on the flat parameter vector.
+"""Optimizers and gradient clipping on the flat parameter vector.
 
 The update rules are PyTorch's (``torch.optim.Adam``, ``AdamW``, ``SGD``), so a
 model trained here and one trained there from the same weights and gradients
-take the same steps.
+take the same steps. An optimizer holds the hyperparameters and the state; the
+element-wise rules (:mod:`numbarnn.updates`) run on the backend the arrays live on.
 """
 
 import math
 
-import numpy as np
-
-from ._compile import kernel, pointwise
-
-
-@pointwise
-def adam_element(p, g, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step_size,
-                 root_bias2):
-    """One parameter's Adam update: (p, m, v) after the step (CPU and CUDA).
-
-    ``step_size`` and ``root_bias2`` are the step's bias corrections, from
-    :meth:`Adam.corrections` (computed once per step: a power per element made the
-    update 14x slower).
-    """
-    if decoupled:
-        p -= lr * weight_decay * p
-    else:
-        g += weight_decay * p
-    m = beta1 * m + (1.0 - beta1) * g
-    v = beta2 * v + (1.0 - beta2) * g * g
-    p -= step_size * m / (math.sqrt(v) / root_bias2 + eps)
-    return p, m, v
-
-
-@pointwise
-def sgd_element(p, g, buf, lr, momentum, nesterov, weight_decay):
-    """One parameter's SGD update: (p, buf) after the step (CPU and CUDA)."""
-    g = g + weight_decay * p
-    if momentum != 0.0:
-        buf = momentum * buf + g
-        g = g + momentum * buf if nesterov else buf
-    return p - lr * g, buf
-
-
-@kernel
-def _adam_update(params, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step_size,
-                 root_bias2):
-    for i in range(params.size):
-        params[i], m[i], v[i] = adam_element(params[i], grad[i], m[i], v[i], lr, beta1, beta2,
-                                             eps, weight_decay, decoupled, step_size, root_bias2)
-
-
-@kernel
-def _sgd_update(params, grad, buf, lr, momentum, nesterov, weight_decay):
-    for i in range(params.size):
-        params[i], buf[i] = sgd_element(params[i], grad[i], buf[i], lr, momentum, nesterov,
-                                        weight_decay)
-
-
-@kernel
-def _sum_squares(x):
-    total = 0.0
-    for i in range(x.size):
-        total += float(x[i]) * float(x[i])
-    return total
+from . import backends
 
 
 def clip_grad_norm(grad, max_norm):
@@ -82,11 +29,7 @@ def clip_grad_norm(grad, max_norm):
     float
         The norm before clipping.
     """
-    norm = math.sqrt(_sum_squares(grad))
-    scale = max_norm / (norm + 1e-6)
-    if scale < 1.0:
-        grad *= grad.dtype.type(scale)
-    return norm
+    return backends.get("cpu").clip_grad_norm(grad, max_norm)
 
 
 class Adam:
@@ -118,21 +61,27 @@ class Adam:
         self.m = self.v = None
         self.t = 0
 
-    def step(self, params, grad):
+    state_names = ("m", "v")
+
+    def step(self, params, grad, backend=None):
         """Update ``params`` in place from ``grad``.
 
         Parameters
         ----------
-        params : ndarray
+        params : array
             Flat parameter vector, updated in place.
-        grad : ndarray
+        grad : array
             Its gradient, of the same shape.
+        backend : backend, optional
+            Where the arrays live (:func:`numbarnn.backends.get`); default the CPU.
         """
+        backend = backend or backends.get("cpu")
         if self.m is None:
-            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+            self.m, self.v = (backend.zeros(params.shape, params.dtype) for _ in range(2))
         self.t += 1
-        _adam_update(params, grad, self.m, self.v, self.lr, self.betas[0], self.betas[1],
-                     self.eps, self.weight_decay, self.decoupled, *self.corrections())
+        backend.adam_update(params, grad, self.m, self.v, self.lr, self.betas[0],
+                            self.betas[1], self.eps, self.weight_decay, self.decoupled,
+                            *self.corrections())
 
     def corrections(self):
         """The bias corrections of step ``t``, as PyTorch applies them.
@@ -194,22 +143,44 @@ class SGD:
     def __init__(self, lr=1e-2, momentum=0.0, nesterov=False, weight_decay=0.0):
         if nesterov and momentum <= 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
-        self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
+        self.lr, self.momentum = lr, momentum
+        self.nesterov, self.weight_decay = nesterov, weight_decay
         self.buf = None
         self.t = 0
 
-    def step(self, params, grad):
+    state_names = ("buf",)
+
+    def step(self, params, grad, backend=None):
         """Update ``params`` in place from ``grad``.
 
         Parameters
         ----------
-        params : ndarray
+        params : array
             Flat parameter vector, updated in place.
-        grad : ndarray
+        grad : array
             Its gradient, of the same shape.
+        backend : backend, optional
+            Where the arrays live (:func:`numbarnn.backends.get`); default the CPU.
         """
+        backend = backend or backends.get("cpu")
         if self.buf is None:
-            self.buf = np.zeros_like(params)
+            self.buf = backend.zeros(params.shape, params.dtype)
         self.t += 1
-        _sgd_update(params, grad, self.buf, self.lr, self.momentum, self.nesterov,
-                    self.weight_decay)
+        backend.sgd_update(params, grad, self.buf, self.lr, self.momentum, self.nesterov,
+                           self.weight_decay)
+
+
+def move_state(optimizer, convert):
+    """Replace each state array of ``optimizer`` (Adam's ``m`` and ``v``, SGD's ``buf``) by
+    ``convert(array)``: onto a device for a fit there, and back.
+
+    Parameters
+    ----------
+    optimizer : Adam, AdamW or SGD
+    convert : callable
+        Array to array, e.g. a backend's ``asarray`` or ``to_host``.
+    """
+    for name in optimizer.state_names:
+        value = getattr(optimizer, name)
+        if value is not None:
+            setattr(optimizer, name, convert(value))

@@ -18,8 +18,8 @@ from collections import Counter
 import numpy as np
 from sklearn.base import clone
 
-from .estimators import PREDICT_CHUNK
 from .exceptions import FitManyError
+from .network import PREDICT_CHUNK
 
 __all__ = ["fit_many", "predict", "local_cluster"]
 

@@ -69,5 +69,6 @@ class ParameterLayout:
             Name to view (writes go through to ``flat``).
         """
         if flat.shape != (self.size,):
-            raise ValueError(f"expected a flat vector of {self.size} values, got shape {flat.shape}")
+            raise ValueError(f"expected a flat vector of {self.size} values, got shape "
+                             f"{flat.shape}")
         return {name: self.view(flat, name) for name in self.shapes}

@@ -16,9 +16,11 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
 
 from numba import cuda  # noqa: E402
 
-from numbarnn import GRUCell, LSTMCell, RNNCell, RecurrentNetwork  # noqa: E402
-from numbarnn.backends import cpu  # noqa: E402
-from numbarnn.backends import cuda as gpu  # noqa: E402
+from numbarnn import GRUCell, LSTMCell, RecurrentNetwork, RNNCell  # noqa: E402
+from numbarnn.backends import get  # noqa: E402
+from numbarnn.backends.cuda import products, recurrence  # noqa: E402
+
+cpu, gpu = get("cpu"), get("cuda")
 
 CELLS = {
     "rnn-tanh": RNNCell("tanh"),
@@ -62,7 +64,7 @@ def test_direction_matches_cpu(name, reverse, dtype):
 @pytest.mark.parametrize("name", list(CELLS))
 def test_per_step_path_matches_cpu(name, reverse, monkeypatch):
     """The path for large H (a product for all rows, then one launch per step), forced."""
-    monkeypatch.setattr(gpu, "PER_STEP_HIDDEN", 1)
+    monkeypatch.setattr(recurrence, "PER_STEP_HIDDEN", 1)
     _check_direction(CELLS[name], name, reverse, np.float64)
 
 
@@ -70,7 +72,7 @@ def test_per_step_path_matches_cpu(name, reverse, monkeypatch):
 @pytest.mark.parametrize("name", list(CELLS))
 def test_weights_from_global_memory_match_cpu(name, reverse, monkeypatch):
     """The persistent path without W_hh in shared memory (too large to fit), forced."""
-    monkeypatch.setattr(gpu, "SHARED_WEIGHTS_BYTES", 0)
+    monkeypatch.setattr(recurrence, "SHARED_WEIGHTS_BYTES", 0)
     _check_direction(CELLS[name], name, reverse, np.float64)
 
 
@@ -103,13 +105,13 @@ def test_matmul_tiles_and_edges(trans_a, trans_b):
     M, K, N = 6, 9, 5  # not multiples of the tile
     a = rng.standard_normal((K, M) if trans_a else (M, K))
     b = rng.standard_normal((N, K) if trans_b else (K, N))
-    out = gpu.matmul(cuda.to_device(a), cuda.to_device(b), trans_a, trans_b).copy_to_host()
+    out = products.matmul(cuda.to_device(a), cuda.to_device(b), trans_a, trans_b).copy_to_host()
     np.testing.assert_allclose(out, (a.T if trans_a else a) @ (b.T if trans_b else b), rtol=1e-12)
 
 
 def test_column_sums_weighted():
     rng = np.random.default_rng(1)
     a, w = rng.standard_normal((7, 20)), rng.standard_normal((7, 20))
-    np.testing.assert_allclose(gpu.column_sums(cuda.to_device(a)).copy_to_host(), a.sum(0))
+    np.testing.assert_allclose(products.column_sums(cuda.to_device(a)).copy_to_host(), a.sum(0))
     np.testing.assert_allclose(
-        gpu.column_sums(cuda.to_device(a), cuda.to_device(w)).copy_to_host(), (a * w).sum(0))
+        products.column_sums(cuda.to_device(a), cuda.to_device(w)).copy_to_host(), (a * w).sum(0))

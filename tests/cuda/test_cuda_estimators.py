@@ -43,13 +43,13 @@ def test_fit_and_predict_match_cpu(case):
     cpu = cls(device="cpu", **common).fit(X, y, lengths)
     gpu = cls(device="cuda", **common).fit(X, y, lengths)
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-10)
-    np.testing.assert_allclose(gpu._params, cpu._params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu.params_, cpu.params_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gpu.predict(X, lengths), cpu.predict(X, lengths), rtol=1e-9,
                                equal_nan=True)
     # the optimizer's state came back to the host: a further epoch matches too
     cpu.partial_fit(X, y, lengths)
     gpu.partial_fit(X, y, lengths)
-    np.testing.assert_allclose(gpu._params, cpu._params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu.params_, cpu.params_, rtol=1e-9, atol=1e-12)
     # nothing of the device is pickled: the copy predicts on the CPU too
     restored = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
     np.testing.assert_allclose(restored.predict(X, lengths), gpu.predict(X, lengths), rtol=1e-9,
@@ -74,23 +74,26 @@ def test_diagnostics_on_the_device():
     _assert_same(gate_statistics(gpu, X, lengths), gate_statistics(cpu, X, lengths))
 
 
-def test_the_device_network_computes_loss_and_gradient_on_the_device(monkeypatch):
-    """loss_and_grad, inherited from the CPU network, runs the device's passes."""
-    from numbarnn.backends import cpu
+def test_a_cuda_network_runs_no_cpu_pass(monkeypatch):
+    """Every pass of a network on 'cuda' runs on the device's backend."""
+    from numbarnn.backends.cpu import driver
 
     X, y, lengths = _data(False)
     model = GRURegressor(device="cuda", hidden_size=3, max_iter=1, dtype="float64",
                          random_state=0).fit(X, y, lengths)
-    expected = model._engine().loss_and_grad(model._params, X, y, lengths)
+    network = model.network_
+    assert network.device == "cuda" and network.backend.name == "cuda"
+    expected = network.loss_and_grad(model.params_, X, y, lengths)
 
     def no_cpu_pass(*args, **kwargs):
         raise AssertionError("a CPU pass ran")
 
-    monkeypatch.setattr(cpu, "direction_forward", no_cpu_pass)
-    monkeypatch.setattr(cpu, "direction_backward", no_cpu_pass)
-    loss, grad = model._engine().loss_and_grad(model._params, X, y, lengths)
+    monkeypatch.setattr(driver, "direction_forward", no_cpu_pass)
+    monkeypatch.setattr(driver, "direction_backward", no_cpu_pass)
+    loss, grad = network.loss_and_grad(model.params_, X, y, lengths)
     assert loss == pytest.approx(expected[0], rel=1e-12)
     np.testing.assert_allclose(grad, expected[1], rtol=1e-10)
+    assert network.predict(model.params_, X, lengths).shape == (len(X), 2)
 
 
 def _assert_same(ours, expected):
@@ -109,4 +112,4 @@ def test_divergence_restores_the_last_good_weights():
                        learning_rate_init=1e30, clip_norm=None, random_state=0, solver="sgd")
     with pytest.raises(TrainingDivergedError):
         reg.fit(X, y, lengths)
-    assert np.all(np.isfinite(reg._params))
+    assert np.all(np.isfinite(reg.params_))

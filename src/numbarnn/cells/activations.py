@@ -15,10 +15,8 @@ float32 (a Python float would promote it to float64) and change nothing in float
 import math
 
 import numpy as np
-from numba.core import types
-from numba.extending import overload
 
-from .._compile import pointwise
+from .._compile import by_dtype, pointwise
 
 ZERO, HALF, ONE = np.float32(0.0), np.float32(0.5), np.float32(1.0)
 
@@ -58,32 +56,14 @@ def _exact_sigmoid(x):
     return e / (1.0 + e)
 
 
-# Called from Python (the CUDA simulator runs kernels as Python), these return NumPy
-# scalars: a Python float would take the type of a float32 operand it meets.
+tanh = by_dtype(_rational_tanh, math.tanh)
+tanh.__doc__ = "Hyperbolic tangent (exact in float64, rational approximation in float32)."
 
 
-def tanh(x):
-    """Hyperbolic tangent (exact in float64, rational approximation in float32)."""
-    return _rational_tanh(x) if isinstance(x, np.float32) else np.float64(math.tanh(x))
+@pointwise
+def _rational_sigmoid(x):
+    return HALF * _rational_tanh(HALF * x) + HALF
 
 
-def sigmoid(x):
-    """Logistic function (exact in float64, via the rational tanh in float32)."""
-    if isinstance(x, np.float32):
-        return HALF * _rational_tanh(HALF * x) + HALF
-    return np.float64(_exact_sigmoid(x))
-
-
-@overload(tanh, target="generic", inline="always")
-def _tanh(x):
-    if x == types.float32:
-        return lambda x: _rational_tanh(x)
-    return lambda x: math.tanh(x)
-
-
-@overload(sigmoid, target="generic", inline="always")
-def _sigmoid(x):
-    if x == types.float32:
-        return lambda x: HALF * _rational_tanh(HALF * x) + HALF
-    return lambda x: _exact_sigmoid(x)
-
+sigmoid = by_dtype(_rational_sigmoid, _exact_sigmoid)
+sigmoid.__doc__ = "Logistic function (exact in float64, via the rational tanh in float32)."

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from .._compile import pointwise
 from .activations import ONE, ZERO, tanh
+from .layout import GateLayout
 
 
 @dataclass(frozen=True)
-class GRUCell:
+class GRUCell(GateLayout):
     """GRU cell.
 
     Parameters
@@ -27,6 +28,8 @@ class GRUCell:
     reset_after: bool = True
 
     name = "gru"
+    states = ("h",)
+    reported_gates = ("r", "z")
 
     @property
     def gates(self):
@@ -60,10 +63,22 @@ def step_grad(dh, r, z, n, hn, h_prev, reset_after):
     Returns (da_r, da_z, da_n, dhn, dh_prev): gradients of the r and z
     pre-activations, of the input part of n, of ``hn``, and the direct part of
     the gradient of h_{t-1} (through z). With ``reset_after=False`` the reset
-    gate acts through W_hn (r * h), so ``da_r`` is left for the caller (zero here).
+    gate acts through W_hn (r * h), so ``da_r`` comes from :func:`reset_before_grad`
+    (zero here).
     """
     da_n = dh * (ONE - z) * (ONE - n * n)
     da_z = dh * (h_prev - n) * z * (ONE - z)
     if reset_after:
         return da_n * hn * r * (ONE - r), da_z, da_n, da_n * r, dh * z
     return ZERO * da_n, da_z, da_n, da_n, dh * z
+
+
+@pointwise
+def reset_before_grad(back, r, h_prev):
+    """With ``reset_after=False``, what the n gate's recurrent product sends back.
+
+    ``back`` is W_hn^T dhn for one unit, the gradient of r * h_{t-1}. Returns (da_r,
+    dh_prev): the gradient of the r pre-activation and the part of dL/dh_{t-1} through
+    r * h_{t-1}.
+    """
+    return back * h_prev * r * (ONE - r), back * r

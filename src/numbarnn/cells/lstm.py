@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from .._compile import pointwise
 from .activations import ONE, ZERO, sigmoid, tanh
+from .layout import GateLayout
 
 
 @dataclass(frozen=True)
-class LSTMCell:
+class LSTMCell(GateLayout):
     """LSTM cell.
 
     Parameters
@@ -34,6 +35,8 @@ class LSTMCell:
     coupled: bool = False
 
     name = "lstm"
+    states = ("h", "c")
+    reported_gates = ("i", "f", "o")
 
     @property
     def gates(self):
@@ -46,6 +49,11 @@ class LSTMCell:
         if not self.peephole:
             return ()
         return ("f", "o") if self.coupled else ("i", "f", "o")
+
+    def named_gates(self, acts):
+        """As :meth:`GateLayout.named_gates`; a coupled cell's i gate is 1 - f."""
+        gates = super().named_gates(acts)
+        return {"i": 1.0 - gates["f"], **gates} if self.coupled else gates
 
 
 @pointwise

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from .._compile import pointwise
 from .activations import ONE, ZERO, tanh
+from .layout import GateLayout
 
 
 @dataclass(frozen=True)
-class RNNCell:
+class RNNCell(GateLayout):
     """Elman RNN cell.
 
     Parameters
@@ -19,6 +20,8 @@ class RNNCell:
     nonlinearity: str = "tanh"
 
     name = "rnn"
+    states = ("h",)
+    reported_gates = ()
 
     def __post_init__(self):
         if self.nonlinearity not in ("tanh", "relu"):

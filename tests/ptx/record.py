@@ -1,0 +1,71 @@
+"""Records the argument types of every CUDA kernel launch of fits on device='cuda'.
+
+Run under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) by tests/test_cuda_compile.py; writes
+JSON to the path given: a list of [module, kernel name, [argument type, ...]], each type
+["array", dtype, ndim, layout] or ["scalar", name]. Every cell and variant, both dtypes,
+the persistent and the per-step paths, stacked, bidirectional, dropout, per-step targets
+and both optimizers: whatever a fit launches, the real compiler is then asked to compile.
+A kernel run in several configurations gives the same signature whatever the variant.
+"""
+
+import json
+import sys
+import warnings
+
+import numba
+import numpy as np
+from numba.cuda.simulator.kernel import FakeCUDAKernel
+
+from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
+from numbarnn.backends.cuda import recurrence
+
+# A cell's variants (relu, peephole, coupled, reset before) are runtime arguments of the
+# same kernels, so one signature compiles them all; the cases still mix every variant with
+# the options that change what is launched (layers, directions, dropout, per-step targets,
+# the optimizers).
+CASES = [
+    (RNNRegressor, dict(nonlinearity="relu", bidirectional=True, num_layers=2, dropout=0.5,
+                        solver="sgd", momentum=0.9, nesterov=True)),
+    (LSTMRegressor, dict(peephole=True, coupled=True, return_sequences=True)),
+    (GRURegressor, dict(reset_after=False, bidirectional=True, solver="adamw")),
+]
+
+
+def _type(value):
+    if hasattr(value, "copy_to_host"):
+        value = value._ary
+    typ = numba.typeof(value)
+    if isinstance(typ, numba.types.Array):
+        return ["array", str(typ.dtype), typ.ndim, typ.layout]
+    return ["scalar", str(typ)]
+
+
+def main(path):
+    seen = set()
+    launch = FakeCUDAKernel.__call__
+
+    def recording(self, *args):
+        if not self._device:
+            fn = self.fn
+            seen.add(json.dumps([fn.__module__, fn.__name__, [_type(a) for a in args]]))
+        return launch(self, *args)
+
+    FakeCUDAKernel.__call__ = recording
+    warnings.simplefilter("ignore")  # one epoch does not converge
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 2, 2))
+    lengths = np.array([2, 1, 2])
+    for per_step in (False, True):
+        recurrence.PER_STEP_HIDDEN = 1 if per_step else 10**9
+        for cls, options in CASES:
+            y = rng.standard_normal((3, 2) if options.get("return_sequences") else 3)
+            for dtype in ("float32", "float64"):
+                model = cls(hidden_size=2, max_iter=1, batch_size=2, dtype=dtype, device="cuda",
+                            random_state=0, **options)
+                model.fit(X, y, lengths).predict(X, lengths)
+    with open(path, "w") as f:
+        json.dump([json.loads(s) for s in sorted(seen)], f, indent=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
