@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .exceptions import TrainingDivergedError
+from .network import Batch
 from .optim import move_state
 
 
@@ -85,7 +86,7 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
     for batch, start in enumerate(range(0, n, batch_size), start=1):
         idx = order[start : start + batch_size]
         lengths = every.lengths[idx]
-        part = type(every)(be.take(every.x, idx), lengths, be.asarray(lengths))
+        part = Batch(be.take(every.x, idx), lengths, be.asarray(lengths))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
             loss, grad = net.batch_loss_and_grad(on_backend, part, be.take(targets, idx),
                                                  dropout_rng)
