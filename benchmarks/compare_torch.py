@@ -9,6 +9,7 @@ faster). It also measures this machine's float32 GEMM rate with NumPy and writes
 everything to ``benchmarks/results/cpu-<date>[-<tag>].json``.
 
     python benchmarks/compare_torch.py [--sizes S M L] [--repeats 31] [--threads 2] [--tag run1]
+                                       [--json FILE]
 """
 
 import argparse
@@ -160,6 +161,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", help="suffix of the results file, to keep several runs of a day")
+    parser.add_argument("--json", help="write the results here instead of benchmarks/results/")
     args = parser.parse_args()
 
     import numba
@@ -203,7 +205,11 @@ def main():
         case["train_share_of_sgemm"] = case["train_gflops"] / results["sgemm_gflops"]
     print(f"\nnumpy float32 GEMM 2048^3 after the cases: {results['sgemm_gflops']:.0f} GFLOP/s "
           "(the larger)")
-    out = write_results(results, "cpu", args.tag)
+    if args.json:
+        out = Path(args.json)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    else:
+        out = write_results(results, "cpu", args.tag)
     print("\nms: medians over rounds; ratio: median over rounds of torch time / numbarnn time "
           f"in the same round (above 1: numbarnn faster). Written to {out}")
 

@@ -21,11 +21,11 @@ from numbarnn.diagnostics import (
 @pytest.mark.parametrize("name", ["rnn-tanh", "lstm-peephole", "lstm-coupled", "gru-reset-after",
                                   "gru-reset-before"])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_state_gradients_match_perturbed_states(name, return_sequences):
+def test_state_gradients_match_perturbed_states(name, return_sequences, device):
     """dL/dh_t and dL/dc_t from BPTT equal finite differences of the loss when h_t or c_t
     is perturbed, in every layer and direction."""
     net = RecurrentNetwork(CELLS[name], 2, 3, output_size=2, num_layers=2, bidirectional=True,
-                           return_sequences=return_sequences)
+                           return_sequences=return_sequences, device=device)
     params = net.init_params(0, np.float64)
     X, y, lengths = random_batch(3, B=3, T=5, D=2, k=2, return_sequences=return_sequences)
     y_ref = y.copy()
@@ -50,18 +50,18 @@ def test_state_gradients_match_perturbed_states(name, return_sequences):
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def fitted(device):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((16, 12, 2))
+    X = rng.standard_normal((8, 6, 2))
     y = X[:, 0, 0] + X[:, -1, 1]
     return X, y, {cls: cls(hidden_size=5, max_iter=2, dtype="float64", random_state=0,
-                           bidirectional=True).fit(X, y)
+                           bidirectional=True, device=device).fit(X, y)
                   for cls in (RNNRegressor, LSTMRegressor, GRURegressor)}
 
 
 def test_gradient_flow_averages_norms_over_valid_sequences(fitted):
     X, y, models = fitted
-    lengths = np.r_[np.full(8, 12), np.full(8, 7)]
+    lengths = np.r_[np.full(4, 6), np.full(4, 3)]
     for model in models.values():
         flow = gradient_flow(model, X, y, lengths)
         states = {}
@@ -69,7 +69,7 @@ def test_gradient_flow_averages_norms_over_valid_sequences(fitted):
         for key, grads in states.items():
             for state, g in grads.items():
                 norms = np.linalg.norm(g, axis=2)
-                expected = [norms[t, lengths > t].mean() for t in range(12)]
+                expected = [norms[t, lengths > t].mean() for t in range(6)]
                 np.testing.assert_allclose(flow[key][state], expected, rtol=1e-12)
     assert set(gradient_flow(models[LSTMRegressor], X, y)["l0"]) == {"h", "c"}
 
@@ -99,7 +99,7 @@ def test_gate_statistics_match_reference_gates(fitted):
     assert stats["l0"]["f"]["mean"][0] == pytest.approx(f0.mean(), rel=1e-12)
     assert stats["l0"]["f"]["saturated"][0] == pytest.approx(((f0 < 0.05) | (f0 > 0.95)).mean())
     for gate in stats["l0"].values():
-        assert gate["mean"].shape == (12,)
+        assert gate["mean"].shape == (6,)
         assert np.all((0 <= gate["saturated"]) & (gate["saturated"] <= 1))
     with pytest.raises(ValueError, match="no gates"):
         gate_statistics(models[RNNRegressor], X)

@@ -108,6 +108,14 @@ BAD_INPUTS = {
     "text": (lambda X, y: (np.full(X.shape, "a", object), y, None), ValueError, "convert"),
     "string dtype": (lambda X, y: (X.astype(str), y, None), ValueError, "strings"),
     "y 3d per sequence": (lambda X, y: (X, y[:, None, None], None), ValueError, "y must be"),
+    # finite in float64, infinite in the model's float32: checked after the cast
+    "X beyond float32": (lambda X, y: (np.where(X > 2, 1e39, X.astype(np.float64)), y, None),
+                         ValueError, "beyond the range of float32"),
+    "y beyond float32": (lambda X, y: (X, np.where(y > 1, -1e39, y.astype(float)), None),
+                         ValueError, "beyond the range of float32"),
+    "dates": (lambda X, y: (X.astype("datetime64[s]"), y, None), TypeError, "dates"),
+    "durations": (lambda X, y: (X.astype("timedelta64[s]"), y, None), TypeError, "dates"),
+    "complex": (lambda X, y: (X + 1j, y, None), ValueError, "Complex data not supported"),
 }
 
 
@@ -127,7 +135,7 @@ def test_bad_input_names_the_problem_and_changes_nothing(case, data):
             call()
         assert_same_state(model.state_dict(), before)
         assert (model.n_iter_, model.loss_curve_, model.t_) == attrs
-    if case not in ("NaN in y", "n of X and y", "y 3d per sequence"):
+    if case not in ("NaN in y", "n of X and y", "y 3d per sequence", "y beyond float32"):
         with pytest.raises(error, match=message):
             model.predict(Xb, lengths)
 
@@ -152,10 +160,10 @@ def test_unfitted_predict_raises(data):
 # --- divergence --------------------------------------------------------------------------
 
 
-def test_divergence_restores_last_good_weights(data):
+def test_divergence_restores_last_good_weights(data, device):
     X, y = data
     model = small(RNNRegressor, nonlinearity="relu", solver="sgd", learning_rate_init=1e12,
-                  momentum=0.0, clip_norm=None, max_iter=50)
+                  momentum=0.0, clip_norm=None, max_iter=50, device=device)
     with pytest.raises(TrainingDivergedError, match=r"epoch \d+, batch \d+") as info:
         model.fit(X, y * 1e3)
     err = info.value
@@ -181,10 +189,10 @@ def test_early_stopping_keeps_best_weights(data):
     assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
-def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data):
+def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data, device):
     X, y = data
     model = small(early_stopping=True, validation_fraction=0.25, max_iter=6,
-                  n_iter_no_change=50, learning_rate_init=0.3)
+                  n_iter_no_change=50, learning_rate_init=0.3, device=device)
     model.fit(X, y)
     assert model.n_iter_ == 6
     _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5))
@@ -205,20 +213,20 @@ def test_max_iter_warns(data):
         small(max_iter=1, tol=0.0).fit(*data)
 
 
-def test_partial_fit_and_warm_start_continue(data):
+def test_partial_fit_and_warm_start_continue(data, device):
     X, y = data
-    model = small()
+    model = small(device=device)
     model.partial_fit(X, y)
     first = model.state_dict()
     model.partial_fit(X, y)
     assert model.n_iter_ == 2 and model.t_ == 2 * len(X) and len(model.loss_curve_) == 2
     assert not np.array_equal(first["rnn.weight_hh_l0"], model.state_dict()["rnn.weight_hh_l0"])
 
-    warm = small(warm_start=True, max_iter=2, tol=0.0).fit(X, y)
+    warm = small(warm_start=True, max_iter=2, tol=0.0, device=device).fit(X, y)
     after_first = warm.state_dict()
     warm.fit(X, y)
     assert warm.n_iter_ == 4 and len(warm.loss_curve_) == 4
-    cold = small(max_iter=2, tol=0.0).fit(X, y)
+    cold = small(max_iter=2, tol=0.0, device=device).fit(X, y)
     assert_same_state(cold.state_dict(), after_first)
     cold.fit(X, y)  # without warm_start, fit starts afresh
     assert cold.n_iter_ == 2
@@ -243,11 +251,58 @@ def test_same_seed_and_threads_give_identical_weights(data, n_threads):
     assert not np.array_equal(a["rnn.weight_ih_l0"], c["rnn.weight_ih_l0"])
 
 
-def test_verbose_prints_one_line_per_epoch(data, capsys):
-    small(verbose=1, max_iter=3, tol=0.0, early_stopping=True).fit(*data)
+def test_verbose_prints_one_line_per_epoch(data, capsys, device):
+    small(verbose=1, max_iter=3, tol=0.0, early_stopping=True, device=device).fit(*data)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
     assert len(lines) == 3
     assert all("loss" in ln and "validation R2" in ln and ln.endswith(" s") for ln in lines)
+
+
+# --- every device trains as the CPU does ------------------------------------------------
+
+DEVICE_CASES = {
+    "lstm-bidirectional-2-layers-dropout": (LSTMRegressor, dict(num_layers=2, bidirectional=True,
+                                                                dropout=0.3, peephole=True)),
+    "gru-per-step-lengths": (GRURegressor, dict(return_sequences=True, reset_after=False)),
+    "rnn-sgd-nesterov-lengths": (RNNRegressor, dict(solver="sgd", momentum=0.9, nesterov=True)),
+}
+
+
+@pytest.mark.parametrize("case", list(DEVICE_CASES))
+def test_fit_on_the_device_is_the_fit_on_the_cpu(case, device):
+    """The same seed gives, on every device, the CPU's batches, dropout masks, loss curve and
+    weights (float64, to rounding); also after a further partial_fit, which needs the
+    optimizer state the fit left."""
+    cls, params = DEVICE_CASES[case]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 3, 2))
+    y = rng.standard_normal((5, 3, 2) if params.get("return_sequences") else (5, 2))
+    lengths = np.array([3, 2, 1, 3, 2])
+    common = dict(hidden_size=2, max_iter=2, batch_size=3, dtype="float64", random_state=0,
+                  **params)
+    cpu = cls(device="cpu", **common).fit(X, y, lengths)
+    ours = cls(device=device, **common).fit(X, y, lengths)
+    np.testing.assert_allclose(ours.loss_curve_, cpu.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(ours.params_, cpu.params_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.predict(X, lengths), cpu.predict(X, lengths), rtol=1e-9,
+                               equal_nan=True)
+    cpu.partial_fit(X, y, lengths)
+    ours.partial_fit(X, y, lengths)
+    np.testing.assert_allclose(ours.params_, cpu.params_, rtol=1e-9, atol=1e-12)
+    # nothing of the device is pickled: the copy predicts on the CPU too
+    restored = pickle.loads(pickle.dumps(ours)).set_params(device="cpu")
+    np.testing.assert_allclose(restored.predict(X, lengths), ours.predict(X, lengths),
+                               rtol=1e-9, equal_nan=True)
+
+
+def test_float32_fit_on_the_device_is_the_fit_on_the_cpu(device):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 3, 2)), rng.standard_normal(5)
+    common = dict(hidden_size=3, max_iter=2, batch_size=3, random_state=1)
+    cpu = LSTMRegressor(device="cpu", **common).fit(X, y)
+    ours = LSTMRegressor(device=device, **common).fit(X, y)
+    assert ours.params_.dtype == np.float32
+    np.testing.assert_allclose(ours.predict(X), cpu.predict(X), rtol=1e-5, atol=1e-6)
 
 
 # --- weights, saving, pickling, scikit-learn tools -----------------------------------------
@@ -292,12 +347,15 @@ def test_save_and_load_without_pickle(tmp_path, data):
         numbarnn.load(tmp_path / "other.npz")
 
 
-def test_pickle_and_clone(data):
+def test_pickle_and_clone(data, device):
     X, y = data
-    model = small(RNNRegressor).fit(X, y)
+    model = small(RNNRegressor, device=device).fit(X, y)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
     restored.partial_fit(X, y)  # and it can go on training
+    # nothing of a device is pickled: the copy predicts on the CPU as well
+    on_cpu = pickle.loads(pickle.dumps(model)).set_params(device="cpu")
+    np.testing.assert_allclose(on_cpu.predict(X), model.predict(X), rtol=1e-5)
     assert clone(model).get_params() == model.get_params()
     assert not hasattr(clone(model), "n_iter_")
 

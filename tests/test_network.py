@@ -13,9 +13,9 @@ cpu = get("cpu")
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_forward_matches_reference(cell, return_sequences):
+def test_forward_matches_reference(cell, return_sequences, device):
     net = RecurrentNetwork(cell, 3, 4, output_size=2, num_layers=2, bidirectional=True,
-                           return_sequences=return_sequences)
+                           return_sequences=return_sequences, device=device)
     params = net.init_params(3, np.float64)
     X, _, lengths = random_batch(4, B=4, T=5, D=3, k=2, return_sequences=return_sequences)
     expected = reference.forward(net, params, X, lengths)
@@ -25,8 +25,8 @@ def test_forward_matches_reference(cell, return_sequences):
     np.testing.assert_allclose(got[valid], expected[valid], rtol=1e-12, atol=1e-13)
 
 
-def test_float32_matches_float64(cell):
-    net = RecurrentNetwork(cell, 2, 8, num_layers=2, bidirectional=True)
+def test_float32_matches_float64(cell, device):
+    net = RecurrentNetwork(cell, 2, 8, num_layers=2, bidirectional=True, device=device)
     p64 = net.init_params(0, np.float64)
     X, y, lengths = random_batch(5, B=4, T=6, D=2, k=1, return_sequences=False)
     out64 = net.predict(p64, X, lengths)
@@ -70,9 +70,10 @@ def test_each_pass_reads_the_parameters_it_is_given():
         net.predict(p1[:-1], X)
 
 
-def test_padded_steps_change_nothing(cell):
+def test_padded_steps_change_nothing(cell, device):
     """Values at padded steps affect neither the output nor the gradient."""
-    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True, return_sequences=True)
+    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True, return_sequences=True,
+                           device=device)
     params = net.init_params(1, np.float64)
     X, y, lengths = random_batch(6, B=4, T=6, D=2, k=1, return_sequences=True)
     lengths[:] = [6, 2, 4, 1]
@@ -86,10 +87,10 @@ def test_padded_steps_change_nothing(cell):
     np.testing.assert_allclose(grad, grad2, rtol=1e-12, atol=1e-15)
 
 
-def test_reusing_memory_gives_the_same_gradients(cell):
+def test_reusing_memory_gives_the_same_gradients(cell, device):
     """Inside reusing_memory a pass reuses the last pass's arrays, with the same results,
     also when the batch shape changes between passes; outside it nothing is kept."""
-    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True)
+    net = RecurrentNetwork(cell, 2, 3, num_layers=2, bidirectional=True, device=device)
     params = net.init_params(1, np.float64)
     batches = [random_batch(seed, B=B, T=5, D=2, k=1, return_sequences=False)
                for seed, B in ((6, 4), (7, 4), (8, 3))]

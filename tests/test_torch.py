@@ -53,9 +53,9 @@ def torch_loss(net, rnn, head, X, y, lengths):
 
 @pytest.mark.parametrize("name", list(TORCH_CELLS))
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_outputs_and_gradients_match_torch(name, return_sequences):
+def test_outputs_and_gradients_match_torch(name, return_sequences, device):
     net = RecurrentNetwork(CELLS[name], input_size=3, hidden_size=5, output_size=2, num_layers=2,
-                           bidirectional=True, return_sequences=return_sequences)
+                           bidirectional=True, return_sequences=return_sequences, device=device)
     params = net.init_params(0, np.float64)
     X, y, lengths = random_batch(1, B=4, T=6, D=3, k=2, return_sequences=return_sequences)
     rnn, head = torch_twin(net, params)

@@ -57,7 +57,8 @@ def gradient_flow(estimator, X, y, lengths=None):
         is the total one, through later steps and the layers above.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
-    y, _ = check_targets(y, X, estimator.return_sequences, estimator.params_.dtype)
+    y, _ = check_targets(y, X, estimator.network_.return_sequences, estimator.params_.dtype,
+                         lengths)
     states = {}
     with threads.limit(estimator.n_threads):
         estimator.network_.to(estimator.device).loss_and_grad(estimator.params_, X, y, lengths,

@@ -3,6 +3,7 @@
 The three differ only in their cell; everything else lives in one base class.
 """
 
+import copy
 import time
 import warnings
 from collections import OrderedDict
@@ -13,14 +14,20 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_c
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from . import io, threads, training
 from .cells import GRUCell, LSTMCell, RNNCell
+from .exceptions import TrainingDivergedError
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW
-from .validation import check_sequences, check_targets
+from .validation import check_sequences, check_targets, real_array
 
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -52,6 +59,32 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
+
+    _INTEGER_PARAMETERS = ("hidden_size", "num_layers", "batch_size", "max_iter",
+                           "n_iter_no_change", "n_threads")
+
+    def _validate_params(self):
+        """scikit-learn's checks of the parameter constraints, and what they let through:
+        a bool where a number of units, layers or epochs belongs."""
+        super()._validate_params()
+        for name in self._INTEGER_PARAMETERS:
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InvalidParameterError(f"The {name!r} parameter of {type(self).__name__} "
+                                            f"must be an int, not a bool; got "
+                                            f"{getattr(self, name)!r}.")
+
+    _PREDICT_PARAMETERS = ("device", "n_threads")
+
+    def _validate_predict_params(self):
+        """The parameters predict uses, which may have been set since the fit (checking
+        all of them would cost as much as a small predict)."""
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in self._PREDICT_PARAMETERS},
+            {k: getattr(self, k) for k in self._PREDICT_PARAMETERS},
+            caller_name=type(self).__name__)
+        if isinstance(self.n_threads, (bool, np.bool_)):
+            raise InvalidParameterError(f"The 'n_threads' parameter of {type(self).__name__} "
+                                        f"must be an int, not a bool; got {self.n_threads!r}.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -130,7 +163,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ------
         TrainingDivergedError
             If the loss or gradient became NaN or infinite; the last weights with
-            a finite loss are restored first.
+            a finite loss, and the optimizer's state with them, are restored first.
+            Any other error (invalid input or parameters, ``MemoryError``,
+            ``KeyboardInterrupt``) leaves the estimator exactly as it was.
         """
         return self._fit(X, y, lengths, incremental=False)
 
@@ -164,11 +199,40 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return self._fit(X, y, lengths, incremental=True)
 
     def _fit(self, X, y, lengths, incremental):
+        """Train a copy of the fitted state and take it over only when training ends: an
+        error leaves the estimator as it was, except divergence, after which it holds the
+        last good weights and their optimizer state (and the error says so)."""
+        work = self._working_copy()
+        try:
+            work._train(X, y, lengths, incremental)
+        except TrainingDivergedError:
+            self._take_state(work)
+            raise
+        self._take_state(work)
+        return self
+
+    def _fitted_state(self):
+        params = self.get_params(deep=False)
+        return {k: v for k, v in vars(self).items() if k not in params}
+
+    def _working_copy(self):
+        """A shallow copy with its own copy of the fitted state (the parameters, such as a
+        ``random_state`` generator, stay shared: a fit draws from the user's generator)."""
+        work = copy.copy(self)
+        vars(work).update(copy.deepcopy(self._fitted_state()))
+        return work
+
+    def _take_state(self, work):
+        for key in self._fitted_state():
+            delattr(self, key)
+        vars(self).update(work._fitted_state())
+
+    def _train(self, X, y, lengths, incremental):
         fitted = hasattr(self, "params_")
         reset = not fitted or not (incremental or self.warm_start)
         dtype = np.dtype(self.dtype)
         X, lengths = check_sequences(X, lengths, dtype, None if reset else self.n_features_in_)
-        y, y_ndim = check_targets(y, X, self.return_sequences, dtype)
+        y, y_ndim = check_targets(y, X, self.return_sequences, dtype, lengths)
         if not reset and y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
                              f"{self.n_outputs_}")
@@ -178,9 +242,12 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if early_stopping:
             train, valid = self._validation_split(X, y, lengths)
         network = self._make_network(X.shape[2], y.shape[-1])  # a missing GPU is reported here
-        if not reset and not network.same_shape(self.network_):
-            raise ValueError("the cell or the network's shape changed since the estimator was "
-                             "fitted; set warm_start=False to start afresh")
+        changed = [] if reset else network.differences(self.network_)
+        if changed:
+            raise ValueError(f"{', '.join(changed)} changed since the estimator was fitted; "
+                             f"{'partial_fit' if incremental else 'fit with warm_start=True'} "
+                             "continues the fitted network, so set them back, or fit afresh "
+                             "(warm_start=False)")
 
         with threads.limit(self.n_threads):
             if reset:
@@ -192,7 +259,6 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if self._optimizer is None or not incremental:
                 self._optimizer = optimizer
             self._run_epochs(train, valid, 1 if incremental else self.max_iter, incremental)
-        return self
 
     def _validation_split(self, X, y, lengths):
         n_valid = int(round(self.validation_fraction * len(X)))
@@ -205,15 +271,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return (X[t], y[t], lengths[t]), (X[v], y[v], lengths[v])
 
     def _run_epochs(self, train, valid, epochs, incremental):
-        last_good = self.params_.copy()
         with training.epochs(self.network_, self.params_, self._optimizer, train) as run_epoch:
-            self._epochs(run_epoch, len(train[0]), valid, epochs, incremental, last_good)
+            self._epochs(run_epoch, len(train[0]), valid, epochs, incremental)
 
-    def _epochs(self, run_epoch, n_train, valid, epochs, incremental, last_good):
+    def _epochs(self, run_epoch, n_train, valid, epochs, incremental):
         for _ in range(epochs):
             start = time.perf_counter()
             loss = run_epoch(self.batch_size, self._rng, self.clip_norm, self.n_iter_ + 1,
-                             last_good, self.shuffle, self._progress if self.verbose else None)
+                             self.shuffle, self._progress if self.verbose else None)
             self.n_iter_ += 1
             self.t_ += n_train
             self.loss_curve_.append(loss)
@@ -286,13 +351,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             from .parallel import predict
             return predict(self, X, lengths)
         check_is_fitted(self)
+        self._validate_predict_params()
         # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
         input_dtype = getattr(X, "dtype", np.dtype(np.float64))
         X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
         out = self._forward(X, lengths)
         if input_dtype.kind == "f":
             out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
-        if self.return_sequences:
+        if self.network_.return_sequences:
             out[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
         return out[..., 0] if out.ndim - 1 == self._y_ndim else out
 
@@ -316,13 +382,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             R² of ``predict(X, lengths)`` against ``y``.
         """
         check_is_fitted(self)
+        self._validate_predict_params()
         X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
-        y, _ = check_targets(y, X, self.return_sequences, np.float64)
+        y, _ = check_targets(y, X, self.network_.return_sequences, np.float64, lengths)
         return self._r2(X, y, lengths, sample_weight)
 
     def _r2(self, X, y, lengths, sample_weight=None):
         pred = self._forward(X, lengths)
-        if self.return_sequences:
+        if self.network_.return_sequences:
             valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
             if sample_weight is not None:
                 sample_weight = np.broadcast_to(np.asarray(sample_weight)[:, None],
@@ -372,15 +439,57 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ------
         ValueError
             If a name is missing or unexpected, a shape does not match, or a value
-            is NaN or infinite; the estimator is left as it was.
+            is NaN, infinite or beyond the range of ``dtype``; the estimator is left
+            as it was.
+        TypeError
+            If ``state_dict`` is not a mapping of names to real arrays.
         """
         self._validate_params()
-        arrays = {k: np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
-                  for k, v in state_dict.items()}
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, not "
+                            f"{type(state_dict).__name__}")
+        arrays = {}
+        for key, value in state_dict.items():
+            if not isinstance(key, str):
+                raise TypeError(f"state_dict keys must be names (str), got {key!r}")
+            arrays[key] = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+        network, names = self._network_for({k: np.shape(v) for k, v in arrays.items()})
+        dtype = np.dtype(self.dtype)
+        params = np.empty(network.layout.size, dtype)
+        views = network.layout.views(params)
+        for key, name in names.items():
+            views[name][...] = real_array(arrays[key], dtype, key)
+        if not hasattr(self, "params_"):
+            n_outputs = network.output_size
+            self._reset(network, network.input_size, n_outputs, 1 if n_outputs == 1 else 2,
+                        self._new_rng())
+        self.network_, self.params_, self._optimizer = network, params, None
+        return self
+
+    def _network_for(self, shapes):
+        """The network (on the CPU) that weights of these shapes belong to, and its
+        parameters' names in a state dict.
+
+        Parameters
+        ----------
+        shapes : dict of str to tuple
+            Every weight's shape, by state-dict name.
+
+        Returns
+        -------
+        network : RecurrentNetwork
+        names : dict of str to str
+            State-dict name to the network's parameter name.
+
+        Raises
+        ------
+        ValueError
+            If the names or shapes do not fit this estimator's parameters.
+        """
         for key in ("rnn.weight_ih_l0", "head.weight"):
-            if key not in arrays or arrays[key].ndim != 2:
+            if key not in shapes or len(shapes[key]) != 2 or min(shapes[key]) < 1:
                 raise ValueError(f"state_dict needs a 2D {key!r}")
-        n_features, n_outputs = arrays["rnn.weight_ih_l0"].shape[1], arrays["head.weight"].shape[0]
+        n_features, n_outputs = shapes["rnn.weight_ih_l0"][1], shapes["head.weight"][0]
         if hasattr(self, "params_") and (n_features, n_outputs) != (self.n_features_in_,
                                                                     self.n_outputs_):
             raise ValueError(f"state_dict has {n_features} features and {n_outputs} outputs; the "
@@ -388,55 +497,80 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                              f"{self.n_outputs_}")
         network = self._make_network(n_features, n_outputs, "cpu")  # weights on the host
         names = {(n if n.startswith("head.") else f"rnn.{n}"): n for n in network.layout}
-        missing, unexpected = set(names) - set(arrays), set(arrays) - set(names)
+        missing, unexpected = set(names) - set(shapes), set(shapes) - set(names)
         if missing or unexpected:
             raise ValueError(f"state_dict does not fit this estimator: missing {sorted(missing)}, "
                              f"unexpected {sorted(unexpected)}")
-        params = np.empty(network.layout.size, np.dtype(self.dtype))
-        views = network.layout.views(params)
         for key, name in names.items():
-            if arrays[key].shape != views[name].shape:
-                raise ValueError(f"{key} has shape {arrays[key].shape}, expected "
-                                 f"{views[name].shape}")
-            if not np.all(np.isfinite(arrays[key])):
-                raise ValueError(f"{key} contains NaN or infinite values")
-            views[name][...] = arrays[key]
-        if not hasattr(self, "params_"):
-            self._reset(network, n_features, n_outputs, 1 if n_outputs == 1 else 2,
-                        self._new_rng())
-        self.network_, self.params_, self._optimizer = network, params, None
-        return self
+            if tuple(shapes[key]) != network.layout.shapes[name]:
+                raise ValueError(f"{key} has shape {tuple(shapes[key])}, expected "
+                                 f"{network.layout.shapes[name]}")
+        return network, names
 
     def save(self, path):
         """Save the fitted estimator to one ``.npz`` file of arrays and JSON (no pickle).
 
-        Load it with :func:`numbarnn.load`.
+        Load it with :func:`numbarnn.load`. The format is described in the user
+        guide's page on saving and loading.
 
         Parameters
         ----------
         path : str or path-like
             File to write, used as given (``.npz`` is the usual suffix).
+
+        Raises
+        ------
+        TypeError
+            If a parameter is neither a number, a string nor None (nothing is written).
+
+        Warns
+        -----
+        UserWarning
+            If ``random_state`` is a generator, which a file cannot hold: it is
+            saved as None.
         """
         check_is_fitted(self)
-        params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}
-        attributes = {k: getattr(self, k) for k in _SAVED_ATTRIBUTES}
-        attributes["y_ndim"] = self._y_ndim
+        params = {k: _jsonable(k, v) for k, v in self.get_params(deep=False).items()}
+        attributes = {"n_iter_": int(self.n_iter_), "t_": int(self.t_),
+                      "loss_curve_": [float(v) for v in self.loss_curve_],
+                      "validation_scores_": _floats(self.validation_scores_),
+                      "best_loss_": _floats(self.best_loss_),
+                      "best_validation_score_": _floats(self.best_validation_score_),
+                      "y_ndim": int(self._y_ndim)}
         io.write(path, self.state_dict(), {"class": type(self).__name__, "params": params,
                                            "attributes": attributes})
 
 
-_SAVED_ATTRIBUTES = ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_loss_",
-                     "best_validation_score_")
+def _jsonable(name, value):
+    """A parameter as JSON holds it: NumPy scalars as numbers."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, (np.random.RandomState, np.random.Generator)):
+        warnings.warn(f"{name} is a {type(value).__name__}, which a file cannot hold; it is "
+                      "saved as None", UserWarning, stacklevel=3)
+        return None
+    raise TypeError(f"cannot save parameter {name}={value!r}: a saved parameter is a number, "
+                    "a string or None")
 
 
-def _jsonable(value):
-    return value if isinstance(value, (bool, int, float, str, type(None))) else None
+def _floats(value):
+    return None if value is None else (
+        [float(v) for v in value] if isinstance(value, list) else float(value))
 
 
 def load(path):
     """Load an estimator written by ``estimator.save(path)``.
 
-    Only arrays and JSON are read (``allow_pickle=False``): no code from the file runs.
+    Nothing in the file is trusted: only arrays and JSON are read (never pickle), the
+    zip directory is checked before anything is decompressed, the metadata must name
+    a known class, known parameters of valid values and known attributes of the
+    right types, and every array must have the shape those parameters give.
 
     Parameters
     ----------
@@ -451,19 +585,94 @@ def load(path):
     Raises
     ------
     ValueError
-        If the file is not a numbarnn estimator file, or of an unknown format
-        version or class.
+        If the file is not a numbarnn estimator file, is damaged, or holds anything
+        the format does not allow; the message names the problem.
     """
-    arrays, meta = io.read(path)
-    classes = {c.__name__: c for c in (RNNRegressor, LSTMRegressor, GRURegressor)}
-    if meta.get("class") not in classes:
-        raise ValueError(f"{path}: unknown estimator class {meta.get('class')!r}")
-    estimator = classes[meta["class"]](**meta["params"]).load_state_dict(arrays)
-    attributes = dict(meta["attributes"])
-    estimator._y_ndim = attributes.pop("y_ndim")
-    for key, value in attributes.items():
-        setattr(estimator, key, value)
+    with io.Reader(path) as reader:
+        cls, params, attributes = _check_meta(reader.meta, path)
+        estimator = cls(**params)
+        try:
+            estimator._validate_params()
+            network, names = estimator._network_for(
+                {key: shape for key, (shape, _) in reader.headers.items()})
+        except ValueError as err:  # InvalidParameterError included
+            raise ValueError(f"{path}: {err}") from None
+        arrays = {key: reader.array(key, network.layout.shapes[name])
+                  for key, name in names.items()}
+    try:
+        estimator.load_state_dict(arrays)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    y_ndim = attributes.pop("y_ndim")
+    per_step = int(estimator.return_sequences)
+    if y_ndim not in (1 + per_step, 2 + per_step) or (network.output_size > 1
+                                                      and y_ndim != 2 + per_step):
+        raise ValueError(f"{path}: y_ndim {y_ndim} does not fit {network.output_size} "
+                         f"output(s)")
+    estimator._y_ndim = y_ndim
+    vars(estimator).update(attributes)
     return estimator
+
+
+_META_KEYS = {"format", "format_version", "version", "class", "params", "attributes"}
+
+
+def _check_meta(meta, path):
+    """The class, parameters and attributes a file's metadata names, each checked against
+    what the format allows; ValueError naming the first thing that is not."""
+    def fail(problem):
+        raise ValueError(f"{path}: {problem}")
+
+    unexpected = set(meta) - _META_KEYS
+    if unexpected or not {"class", "params", "attributes"} <= set(meta):
+        fail(f"the metadata must hold class, params and attributes, and nothing else; got "
+             f"{sorted(meta)}")
+    classes = {c.__name__: c for c in (RNNRegressor, LSTMRegressor, GRURegressor)}
+    if meta["class"] not in classes:
+        fail(f"unknown estimator class {meta['class']!r}")
+    cls = classes[meta["class"]]
+    params, attributes = meta["params"], meta["attributes"]
+    if not isinstance(params, dict) or not isinstance(attributes, dict):
+        fail("params and attributes must be JSON objects")
+    known = cls().get_params(deep=False)
+    for key, value in params.items():
+        if key not in known:
+            fail(f"unknown parameter {key!r} of {cls.__name__}")
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            fail(f"parameter {key!r} is {value!r}, not a number, a string or null")
+    if set(attributes) != _ATTRIBUTES.keys():
+        fail(f"the attributes must be exactly {sorted(_ATTRIBUTES)}; got {sorted(attributes)}")
+    for key, check in _ATTRIBUTES.items():
+        if not check(attributes[key]):
+            fail(f"attribute {key} is {attributes[key]!r}, which it cannot be")
+    n_iter = attributes["n_iter_"]
+    if len(attributes["loss_curve_"]) != n_iter or len(attributes["validation_scores_"]
+                                                       or ()) > n_iter:
+        fail(f"the loss curve and validation scores do not fit n_iter_={n_iter}")
+    return cls, params, dict(attributes)
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers_or_none(v):
+    return v is None or (isinstance(v, list) and all(map(_is_number, v)))
+
+
+_ATTRIBUTES = {
+    "n_iter_": _is_count,
+    "t_": _is_count,
+    "loss_curve_": lambda v: isinstance(v, list) and all(map(_is_number, v)),
+    "validation_scores_": _numbers_or_none,
+    "best_loss_": lambda v: v is None or _is_number(v),
+    "best_validation_score_": lambda v: v is None or _is_number(v),
+    "y_ndim": _is_count,
+}
 
 
 _COMMON_PARAMETERS = """
@@ -600,7 +809,8 @@ class LSTMRegressor(_SequenceRegressor):
 
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               "peephole": ["boolean"], "coupled": ["boolean"],
-                              "forget_bias": [Real, None]}
+                              "forget_bias": [Interval(Real, None, None, closed="neither"),
+                                              None]}
 
     def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
                  num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
@@ -613,6 +823,14 @@ class LSTMRegressor(_SequenceRegressor):
 
     def _cell(self):
         return LSTMCell(self.peephole, self.coupled)
+
+    def _validate_params(self):
+        super()._validate_params()
+        largest = float(np.finfo(np.dtype(self.dtype)).max)
+        if self.forget_bias is not None and abs(self.forget_bias) > largest:
+            raise InvalidParameterError(f"The 'forget_bias' parameter of LSTMRegressor must "
+                                        f"be within the range of {self.dtype}; got "
+                                        f"{self.forget_bias!r}.")
 
     def _init_params(self, network, rng):
         return network.init_params(rng, np.dtype(self.dtype), forget_bias=self.forget_bias)

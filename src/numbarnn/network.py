@@ -20,6 +20,7 @@ from .parameters import ParameterLayout
 from .validation import check_lengths
 
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
+MAX_PARAMETERS = 2**31  # a larger flat vector is surely a mistake (8 GiB in float32)
 
 
 class Batch(NamedTuple):
@@ -115,9 +116,22 @@ class RecurrentNetwork:
                                 self.num_layers, self.bidirectional, self.dropout,
                                 self.return_sequences, device)
 
-    def same_shape(self, other):
-        """Whether ``other`` has this network's cell and parameter layout."""
-        return self.cell == other.cell and self.layout.shapes == other.layout.shapes
+    STRUCTURE = ("cell", "input_size", "hidden_size", "output_size", "num_layers",
+                 "bidirectional", "return_sequences")
+
+    def differences(self, other):
+        """The names in :attr:`STRUCTURE` (what the parameters mean, not how they are
+        trained) whose values differ in ``other``.
+
+        Parameters
+        ----------
+        other : RecurrentNetwork
+
+        Returns
+        -------
+        list of str
+        """
+        return [name for name in self.STRUCTURE if getattr(self, name) != getattr(other, name)]
 
     @contextmanager
     def reusing_memory(self):
@@ -151,7 +165,25 @@ class RecurrentNetwork:
         """Name suffixes of the directions: ``('',)`` or ``('', '_reverse')``."""
         return ("", "_reverse") if self.bidirectional else ("",)
 
+    def parameter_count(self):
+        """The length of the flat parameter vector, computed without listing the parameters.
+
+        Returns
+        -------
+        int
+        """
+        G, H, n = len(self.cell.gates) * self.hidden_size, self.hidden_size, len(self.directions)
+        per_direction = G * (H + 2) + len(self.cell.peepholes) * H
+        first = G * self.input_size + per_direction
+        above = G * H * n + per_direction
+        return n * (first + (self.num_layers - 1) * above) + self.output_size * (H * n + 1)
+
     def _shapes(self):
+        count = self.parameter_count()
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"this network would have {count:.3g} parameters, more than "
+                             f"numbarnn's limit of {MAX_PARAMETERS:.3g} (2**31); make "
+                             "hidden_size or num_layers smaller")
         G = len(self.cell.gates) * self.hidden_size
         H = self.hidden_size
         shapes = {}
@@ -242,7 +274,10 @@ class RecurrentNetwork:
         Batch
         """
         B, T, _ = X.shape
-        lengths = check_lengths(lengths, B, T)
+        return self._batch(X, check_lengths(lengths, B, T), dtype)
+
+    def _batch(self, X, lengths, dtype):
+        """As :meth:`batch`, for lengths already checked."""
         be = self.backend
         return Batch(be.asarray(X.transpose(1, 0, 2), dtype), lengths, be.asarray(lengths))
 
@@ -332,8 +367,8 @@ class RecurrentNetwork:
         with be.scope():
             params = be.asarray(params)
             out = [self._batch_first(self._forward(
-                params, self.batch(X[i : i + PREDICT_CHUNK], lengths[i : i + PREDICT_CHUNK],
-                                   params.dtype), None, keep=False)[0])
+                params, self._batch(X[i : i + PREDICT_CHUNK], lengths[i : i + PREDICT_CHUNK],
+                                    params.dtype), None, keep=False)[0])
                    for i in range(0, B, PREDICT_CHUNK)]
         return out[0] if len(out) == 1 else np.concatenate(out)
 

@@ -32,6 +32,21 @@ def clip_grad_norm(grad, max_norm):
     return backends.get("cpu").clip_grad_norm(grad, max_norm)
 
 
+def _init_state(optimizer, params, backend):
+    """Zeros for every state array the optimizer does not have yet (as before a first step).
+
+    Parameters
+    ----------
+    optimizer : Adam, AdamW or SGD
+    params : array
+        The parameters the state belongs to, on ``backend``.
+    backend : backend
+    """
+    for name in optimizer.state_names:
+        if getattr(optimizer, name) is None:
+            setattr(optimizer, name, backend.zeros(params.shape, params.dtype))
+
+
 class Adam:
     """Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient.
 
@@ -62,6 +77,7 @@ class Adam:
         self.t = 0
 
     state_names = ("m", "v")
+    init_state = _init_state
 
     def step(self, params, grad, backend=None):
         """Update ``params`` in place from ``grad``.
@@ -76,8 +92,7 @@ class Adam:
             Where the arrays live (:func:`numbarnn.backends.get`); default the CPU.
         """
         backend = backend or backends.get("cpu")
-        if self.m is None:
-            self.m, self.v = (backend.zeros(params.shape, params.dtype) for _ in range(2))
+        self.init_state(params, backend)
         self.t += 1
         backend.adam_update(params, grad, self.m, self.v, self.lr, self.betas[0],
                             self.betas[1], self.eps, self.weight_decay, self.decoupled,
@@ -149,6 +164,7 @@ class SGD:
         self.t = 0
 
     state_names = ("buf",)
+    init_state = _init_state
 
     def step(self, params, grad, backend=None):
         """Update ``params`` in place from ``grad``.
@@ -163,8 +179,7 @@ class SGD:
             Where the arrays live (:func:`numbarnn.backends.get`); default the CPU.
         """
         backend = backend or backends.get("cpu")
-        if self.buf is None:
-            self.buf = backend.zeros(params.shape, params.dtype)
+        self.init_state(params, backend)
         self.t += 1
         backend.sgd_update(params, grad, self.buf, self.lr, self.momentum, self.nesterov,
                            self.weight_decay)

@@ -33,30 +33,42 @@ def _blas():
     return _blas_libraries
 
 
-@contextmanager
-def _blas_threads(n_threads):
-    """Every loaded BLAS library on at most ``n_threads`` threads, restored on exit.
+class _blas_threads:
+    """Context manager: every loaded BLAS library on at most ``n_threads`` threads, restored
+    on exit.
 
     The thread counts are set and restored directly, and a library already within the
     limit is left alone, so that nested uses cost almost nothing: threadpoolctl's own
-    ``limit`` takes about 30 us, which was a tenth of a small model's predict.
+    ``limit`` takes about 30 us, which was a tenth of a small model's predict. Whether a
+    count took effect is checked at a thread's first change only (OpenBLAS takes counts
+    from a thread always or never).
     """
-    changed = [(lib, n) for lib in _blas() if (n := lib.num_threads) > n_threads]
-    for lib, _ in changed:
-        lib.set_num_threads(n_threads)
-    if any(lib.num_threads > n_threads for lib, _ in changed):
-        warnings.warn(
-            "BLAS kept more threads than numbarnn asked for: once the main thread has set "
-            "a thread count, OpenBLAS ignores one set from another thread, as here, so its "
-            "threads compete with Numba's (a train step ran about 1.5x slower). Set the "
-            "environment variable OPENBLAS_NUM_THREADS=1 before starting Python, or limit "
-            "BLAS from the main thread (threadpoolctl.threadpool_limits(1, 'blas')).",
-            RuntimeWarning,
-            stacklevel=4)
-    try:
-        yield
-    finally:
-        for lib, n in changed:
+
+    _checked = threading.local()
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+
+    def __enter__(self):
+        n_threads = self.n_threads
+        self.changed = [(lib, n) for lib in _blas() if (n := lib.num_threads) > n_threads]
+        for lib, _ in self.changed:
+            lib.set_num_threads(n_threads)
+        if self.changed and not getattr(self._checked, "done", False):
+            self._checked.done = True
+            if any(lib.num_threads > n_threads for lib, _ in self.changed):
+                warnings.warn(
+                    "BLAS kept more threads than numbarnn asked for: once the main thread has "
+                    "set a thread count, OpenBLAS ignores one set from another thread, as "
+                    "here, so its threads compete with Numba's (a train step ran about 1.5x "
+                    "slower). Set the environment variable OPENBLAS_NUM_THREADS=1 before "
+                    "starting Python, or limit BLAS from the main thread "
+                    "(threadpoolctl.threadpool_limits(1, 'blas')).",
+                    RuntimeWarning,
+                    stacklevel=3)
+
+    def __exit__(self, *exc):
+        for lib, n in self.changed:
             lib.set_num_threads(n)
 
 

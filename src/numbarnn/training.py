@@ -20,15 +20,16 @@ from .optim import move_state
 
 @contextmanager
 def epochs(net, params, optimizer, data):
-    """A function running one epoch, called as :func:`train_epoch` without its first four
+    """A function running one epoch, called as :func:`train_epoch` without its first five
     arguments.
 
     Until the block exits, ``data`` (X (n, T, d), y, lengths (n,), host arrays), the
-    parameters and the optimizer's state live on the network's backend, and the network
-    reuses its arrays from step to step
+    parameters and the optimizer's state live on the network's backend, with a copy of
+    both as they were before the last step (:class:`LastGood`), and the network reuses
+    its arrays from step to step
     (:meth:`~numbarnn.network.RecurrentNetwork.reusing_memory`). ``params`` (host) is
-    updated at the end of every epoch; the optimizer's state comes back to the host when
-    the block exits.
+    updated at the end of every epoch, and set back to the last good weights when
+    training diverges; the optimizer's state comes back to the host when the block exits.
     """
     be = net.backend
     X, y, lengths = data
@@ -36,22 +37,69 @@ def epochs(net, params, optimizer, data):
         on_backend = (net.batch(X, lengths, params.dtype), net.time_major_targets(y, params.dtype))
         move_state(optimizer, be.asarray)
         try:
-            yield functools.partial(train_epoch, net, params, optimizer, on_backend)
+            state = be.asarray(params)
+            good = LastGood(be, state, optimizer)
+            yield functools.partial(train_epoch, net, params, state, optimizer, good, on_backend)
         finally:
             move_state(optimizer, be.to_host)
 
 
-def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch, last_good,
-                shuffle=True, progress=None):
+class LastGood:
+    """The last parameters whose batch loss was finite, and the optimizer's state then.
+
+    Before each step the training loop keeps the parameters and the optimizer's state
+    (:meth:`keep`); when a loss, gradient or update turns out NaN or infinite, both
+    are set back (:meth:`restore`), so that training can go on from a consistent state.
+
+    Parameters
+    ----------
+    backend : backend
+        Where the arrays live.
+    params : array
+        The parameters on the backend.
+    optimizer : Adam, AdamW or SGD
+        Its state on the backend; created now if it has none yet.
+    """
+
+    def __init__(self, backend, params, optimizer):
+        self.backend = backend
+        optimizer.init_state(params, backend)
+        self.params = backend.zeros(params.shape, params.dtype)
+        self.state = {name: backend.zeros(params.shape, params.dtype)
+                      for name in optimizer.state_names}
+        self.keep(params, optimizer)
+
+    def keep(self, params, optimizer):
+        """Copy ``params`` and the optimizer's state."""
+        self.backend.copy_into(self.params, params)
+        for name, copy in self.state.items():
+            self.backend.copy_into(copy, getattr(optimizer, name))
+        self.t = optimizer.t
+
+    def restore(self, params, optimizer):
+        """Set ``params`` and the optimizer's state back to the kept copies."""
+        self.backend.copy_into(params, self.params)
+        for name, copy in self.state.items():
+            self.backend.copy_into(getattr(optimizer, name), copy)
+        optimizer.t = self.t
+
+
+def train_epoch(net, host_params, params, optimizer, good, data, batch_size, rng, clip_norm,
+                epoch, shuffle=True, progress=None):
     """Run one epoch, updating ``params`` in place; return the mean training loss.
 
     Parameters
     ----------
     net : RecurrentNetwork
-    params : ndarray
-        Flat parameters on the host, updated in place at the end of the epoch.
+    host_params : ndarray
+        Flat parameters on the host: a copy of ``params`` at the end of the epoch.
+    params : array
+        The parameters on the network's backend, updated at every step.
     optimizer : Adam, AdamW or SGD
         Its state on the network's backend.
+    good : LastGood
+        Kept up to date before every step; on divergence, ``params``, ``host_params``
+        and the optimizer are set back to it.
     data : tuple
         (Batch of every sequence, time-major targets), on the network's backend.
     batch_size : int
@@ -61,9 +109,6 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
         Global gradient-norm limit.
     epoch : int
         Epoch number, for messages.
-    last_good : ndarray
-        Same shape as ``params``: the last weights whose batch loss was finite.
-        Kept up to date; on divergence ``params`` is set back to it.
     shuffle : bool, default=True
     progress : callable, optional
         Called as ``progress(batch, n_batches, mean_loss)`` at most every 10 seconds.
@@ -71,7 +116,8 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
     Raises
     ------
     TrainingDivergedError
-        On a NaN or infinite loss, gradient or updated parameter.
+        On a NaN or infinite loss, gradient or updated parameter, after setting the
+        parameters and the optimizer back to the last good ones.
     """
     be = net.backend
     every, targets = data
@@ -79,8 +125,6 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
     order = rng.permutation(n) if shuffle else np.arange(n)
     dropout_rng = rng if net.dropout > 0 else None
     n_batches = -(-n // batch_size)
-    on_backend = be.asarray(params)
-    good = be.asarray(last_good)
     total = 0.0
     shown = time.perf_counter()
     for batch, start in enumerate(range(0, n, batch_size), start=1):
@@ -88,26 +132,27 @@ def train_epoch(net, params, optimizer, data, batch_size, rng, clip_norm, epoch,
         lengths = every.lengths[idx]
         part = Batch(be.take(every.x, idx), lengths, be.asarray(lengths))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
-            loss, grad = net.batch_loss_and_grad(on_backend, part, be.take(targets, idx),
+            loss, grad = net.batch_loss_and_grad(params, part, be.take(targets, idx),
                                                  dropout_rng)
             norm = be.clip_grad_norm(grad, clip_norm if clip_norm is not None else np.inf)
         if not (np.isfinite(loss) and np.isfinite(norm)):
-            _diverged(be, good, params, last_good, epoch, batch, loss)
-        be.copy_into(good, on_backend)
-        optimizer.step(on_backend, grad, be)
-        if not be.all_finite(on_backend):
-            _diverged(be, good, params, last_good, epoch, batch, loss)
+            _diverged(be, good, params, host_params, optimizer, epoch, batch, loss)
+        good.keep(params, optimizer)
+        optimizer.step(params, grad, be)
+        if not be.all_finite(params):
+            _diverged(be, good, params, host_params, optimizer, epoch, batch, loss)
         total += loss * len(idx)
         if progress is not None and time.perf_counter() - shown > 10:
             progress(batch, n_batches, total / min(start + batch_size, n))
             shown = time.perf_counter()
-    params[...] = be.to_host(on_backend)
-    last_good[...] = be.to_host(good)
+    if params is not host_params:  # on the CPU the backend works on the host array itself
+        host_params[...] = be.to_host(params)
     return total / n
 
 
-def _diverged(be, good, params, last_good, epoch, batch, loss):
-    """Set the parameters back to the last good ones and raise."""
-    last_good[...] = be.to_host(good)
-    params[...] = last_good
+def _diverged(be, good, params, host_params, optimizer, epoch, batch, loss):
+    """Set the parameters and the optimizer back to the last good ones and raise."""
+    good.restore(params, optimizer)
+    if params is not host_params:
+        host_params[...] = be.to_host(params)
     raise TrainingDivergedError(epoch, batch, loss)

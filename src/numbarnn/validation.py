@@ -12,8 +12,7 @@ def is_ragged_list(X):
 
 def pad(sequences, name):
     """Stack a list of (T_i,) or (T_i, d) arrays into one zero-padded array and their lengths."""
-    arrays = [check_array(np.asarray(s), ensure_2d=False, allow_nd=True, dtype="numeric",
-                          input_name=f"{name}[{i}]") for i, s in enumerate(sequences)]
+    arrays = [_numeric(s, f"{name}[{i}]", ensure_2d=False) for i, s in enumerate(sequences)]
     trailing = {a.shape[1:] for a in arrays}
     if len(trailing) > 1 or any(a.ndim not in (1, 2) for a in arrays):
         raise ValueError(f"the sequences in {name} must all be 1D or all 2D with the same number "
@@ -26,6 +25,79 @@ def pad(sequences, name):
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
     return out, lengths
+
+
+def _numeric(a, name, **kwargs):
+    """``a`` as a numeric array (scikit-learn's ``check_array``), finite or not.
+
+    Dates and durations (``TypeError``) and complex numbers (``ValueError``) are refused
+    here: ``check_array`` would let datetime64 through as numbers, and a cast to float
+    drops imaginary parts.
+    """
+    if not hasattr(a, "dtype"):
+        a = np.asarray(a)
+    kind = getattr(a.dtype, "kind", None)
+    if kind in ("M", "m"):
+        raise TypeError(f"{name} holds dates or durations ({a.dtype}), not numbers; convert "
+                        "them to numbers first (for example seconds since a start)")
+    if kind == "c":  # ValueError and these words, as scikit-learn's own check says it
+        raise ValueError(f"Complex data not supported: {name} is {a.dtype}; recurrent "
+                         "networks here take real numbers")
+    return check_array(a, allow_nd=True, dtype="numeric", input_name=name,
+                       ensure_all_finite=False, **kwargs)
+
+
+def real_array(a, dtype, name):
+    """Any real array-like (weights, for instance) as a finite array of ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        For dates or durations.
+    ValueError
+        For complex numbers, values that are not numbers, NaN, infinite or beyond
+        ``dtype``'s range.
+    """
+    return as_finite(_numeric(a, name, ensure_2d=False, ensure_min_samples=0), dtype, name)
+
+
+def as_finite(a, dtype, name):
+    """``a`` cast to ``dtype``, checked finite after the cast.
+
+    The check runs after the cast because a value finite in float64 (1e39) becomes
+    infinite in float32.
+
+    Parameters
+    ----------
+    a : ndarray
+        A real array.
+    dtype : dtype
+        The compute dtype.
+    name : str
+        What ``a`` is, for the error message.
+
+    Returns
+    -------
+    ndarray of ``dtype``
+
+    Raises
+    ------
+    ValueError
+        Naming the first position that is NaN, infinite, or out of ``dtype``'s range.
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(a).astype(dtype, copy=False)
+    finite = np.isfinite(out)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        value = np.asarray(a)[where]
+        if np.isfinite(value):
+            raise ValueError(f"{name} holds {value!r} at index {where}, beyond the range of "
+                             f"{dtype} (largest {np.finfo(dtype).max:.3g}); scale it, or use "
+                             "dtype='float64'")
+        raise ValueError(f"{name} contains NaN or infinity (first at index {where})")
+    return out
 
 
 def check_sequences(X, lengths=None, dtype=np.float32, n_features=None):
@@ -59,13 +131,12 @@ def check_sequences(X, lengths=None, dtype=np.float32, n_features=None):
     if X.shape[1] == 0:
         raise ValueError(f"X has sequences with 0 time steps: 0 feature(s) (shape={X.shape}) "
                          "while a minimum of 1 is required.")
-    X = check_array(X, allow_nd=True, dtype="numeric", input_name="X",
-                    ensure_min_samples=1, ensure_min_features=1)
+    X = _numeric(X, "X", ensure_min_samples=1, ensure_min_features=1)
     if X.ndim == 2:
         X = X[:, :, None]
     if X.shape[2] == 0:
         raise ValueError(f"X has 0 features per time step (shape {X.shape})")
-    X = X.astype(dtype, copy=False)
+    X = as_finite(X, dtype, "X")
     if n_features is not None and X.shape[2] != n_features:
         raise ValueError(f"X has {X.shape[2]} features per time step, but the estimator was "
                          f"fitted with {n_features}")
@@ -90,19 +161,25 @@ def check_lengths(lengths, n, T):
     return lengths
 
 
-def check_targets(y, X, return_sequences, dtype):
+def check_targets(y, X, return_sequences, dtype, lengths=None):
     """Validate y against X and return it as (n, k) or (n, T, k), with its original ndim.
 
     Per sequence y is (n,) or (n, k); with ``return_sequences`` it is (n, T) or
-    (n, T, k), or a list of per-sequence arrays matching a ragged X.
+    (n, T, k), or a list of per-sequence arrays whose lengths are X's ``lengths``.
     """
     n, T = X.shape[:2]
     if y is None:
         raise ValueError("requires y to be passed, but the target y is None")
     if return_sequences and is_ragged_list(y):
-        y, _ = pad(y, "y")
-    y = check_array(np.asarray(y) if not hasattr(y, "shape") else y, ensure_2d=False,
-                    allow_nd=True, dtype="numeric", input_name="y")
+        y, y_lengths = pad(y, "y")
+        if lengths is not None and len(y_lengths) == len(lengths) and not np.array_equal(
+                y_lengths, lengths):
+            i = int(np.argmax(y_lengths != lengths))
+            raise ValueError(f"the sequences in y must have the lengths of those in X: y[{i}] "
+                             f"has {y_lengths[i]} steps, X[{i}] {lengths[i]}")
+        if len(y) == n and y.shape[1] < T:  # X is padded further than y's longest sequence
+            y = np.concatenate([y, np.zeros((n, T - y.shape[1]) + y.shape[2:], y.dtype)], 1)
+    y = _numeric(y, "y", ensure_2d=False)
     if y.shape[0] != n:
         raise ValueError(f"X and y have different numbers of sequences: {n} and {y.shape[0]}")
     if return_sequences:
@@ -119,4 +196,4 @@ def check_targets(y, X, return_sequences, dtype):
         y = y if y.ndim == 2 else y[:, None]
     if y.shape[-1] == 0:
         raise ValueError("y has 0 targets")
-    return y.astype(dtype, copy=False), ndim
+    return as_finite(y, dtype, "y"), ndim

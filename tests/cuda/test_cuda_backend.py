@@ -1,8 +1,8 @@
-"""The CUDA backend against the CPU backend, under the CUDA simulator.
+"""The CUDA backend's own paths against the CPU backend, under the CUDA simulator.
 
 Run by tests/test_cuda_simulator.py in a separate process with NUMBA_ENABLE_CUDASIM=1
-(it must be set before numba is imported); tiny shapes, since the simulator runs a
-Python thread per GPU thread.
+(it must be set before numba is imported), with every test that takes the ``device``
+fixture; tiny shapes, since the simulator runs a Python thread per GPU thread.
 """
 
 import os
@@ -16,10 +16,11 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
 
 from numba import cuda  # noqa: E402
 
-from numbarnn import GRUCell, LSTMCell, RecurrentNetwork, RNNCell  # noqa: E402
+from numbarnn import GRUCell, GRURegressor, LSTMCell, RecurrentNetwork, RNNCell  # noqa: E402
 from numbarnn.backends import get  # noqa: E402
 from numbarnn.backends.cuda import products, recurrence  # noqa: E402
 
+pytestmark = pytest.mark.device
 cpu, gpu = get("cpu"), get("cuda")
 
 CELLS = {
@@ -115,3 +116,56 @@ def test_column_sums_weighted():
     np.testing.assert_allclose(products.column_sums(cuda.to_device(a)).copy_to_host(), a.sum(0))
     np.testing.assert_allclose(
         products.column_sums(cuda.to_device(a), cuda.to_device(w)).copy_to_host(), (a * w).sum(0))
+
+
+def test_a_cuda_network_runs_no_cpu_pass(monkeypatch):
+    """Every pass of a network on 'cuda' runs on the device's backend."""
+    from numbarnn.backends.cpu import driver
+
+    rng = np.random.default_rng(0)
+    X, y, lengths = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 2)), [3, 2, 1, 3, 2]
+    model = GRURegressor(device="cuda", hidden_size=3, max_iter=1, dtype="float64",
+                         random_state=0).fit(X, y, lengths)
+    network = model.network_
+    assert network.device == "cuda" and network.backend.name == "cuda"
+    expected = network.to("cpu").loss_and_grad(model.params_, X, y, lengths)
+
+    def no_cpu_pass(*args, **kwargs):
+        raise AssertionError("a CPU pass ran")
+
+    monkeypatch.setattr(driver, "direction_forward", no_cpu_pass)
+    monkeypatch.setattr(driver, "direction_backward", no_cpu_pass)
+    loss, grad = network.loss_and_grad(model.params_, X, y, lengths)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(grad, expected[1], rtol=1e-10)
+    assert network.predict(model.params_, X, lengths).shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("name", ["lstm-peephole", "gru-reset-before", "rnn-relu"])
+def test_no_kernel_reads_memory_it_did_not_write(name, monkeypatch):
+    """Every new device array starts as NaN (uninitialised memory may hold any bits): the
+    loss, gradient and output still match the CPU's."""
+    real = cuda.device_array
+
+    def poisoned(shape, dtype=np.float64, *args, **kwargs):
+        a = real(shape, dtype, *args, **kwargs)
+        if np.dtype(dtype).kind == "f":
+            a.copy_to_device(np.full(a.shape, np.nan, dtype))
+        return a
+
+    monkeypatch.setattr(cuda, "device_array", poisoned)
+    monkeypatch.setattr(cuda, "device_array_like", lambda a, *r, **k: poisoned(a.shape, a.dtype))
+    net = RecurrentNetwork(CELLS[name], 2, 3, output_size=2, bidirectional=True,
+                           return_sequences=True, device="cuda")
+    params = net.init_params(0, np.float64)
+    rng = np.random.default_rng(0)
+    X, y, lengths = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 4, 2)), [4, 2, 1]
+    expected = net.to("cpu").loss_and_grad(params, X, y, lengths)
+    with net.reusing_memory():
+        for _ in range(2):  # the second pass reuses the first one's arrays
+            loss, grad = net.loss_and_grad(params, X, y, lengths)
+            assert loss == pytest.approx(expected[0], rel=1e-12)
+            np.testing.assert_allclose(grad, expected[1], rtol=1e-10, atol=1e-14)
+    valid = np.arange(4)[None, :] < np.array(lengths)[:, None]
+    np.testing.assert_allclose(net.predict(params, X, lengths)[valid],
+                               net.to("cpu").predict(params, X, lengths)[valid], rtol=1e-10)

@@ -14,7 +14,7 @@ from numba import cuda
 
 from . import driver, products
 from .device import MAX_THREADS, Workspace, adam_element, blocks, require, sgd_element
-from .products import copy_masked, matmul, rows
+from .products import copy, copy_valid, matmul, rows
 
 
 @cuda.jit
@@ -116,13 +116,12 @@ class CUDABackend:
         y = cuda.device_array((T, B, H * len(states)), states[0].dtype)
         for d, hs in enumerate(states):
             part = slice(d * H, (d + 1) * H)
-            copy_masked(hs, y[:, :, part], lengths,
-                        mask=None if mask is None else mask[:, :, part])
+            copy_valid(hs, y[:, :, part], lengths, None if mask is None else mask[:, :, part])
         return y
 
     def masked(self, x, lengths, mask=None):
         out = cuda.device_array_like(x)
-        copy_masked(x, out, lengths, mask=mask)
+        copy_valid(x, out, lengths, mask)
         return out
 
     def final_states(self, states):
@@ -130,8 +129,7 @@ class CUDABackend:
         features = cuda.device_array((1, B, H * len(states)), states[0].dtype)
         for d, hs in enumerate(states):
             t = 0 if d else hs.shape[0] - 1
-            copy_masked(hs[t : t + 1], features[:, :, d * H : (d + 1) * H], _no_lengths(),
-                        False)
+            copy(hs[t : t + 1], features[:, :, d * H : (d + 1) * H])
         return features
 
     def final_states_grad(self, dfeatures, T, n_directions):
@@ -141,17 +139,17 @@ class CUDABackend:
         for d in range(n_directions):
             t = 0 if d else T - 1
             part = slice(d * H, (d + 1) * H)
-            copy_masked(dfeatures[:, :, part], dy[t : t + 1, :, part], _no_lengths(), False)
+            copy(dfeatures[:, :, part], dy[t : t + 1, :, part])
         return dy
 
     def direction_part(self, dy, d, hidden_size):
         T, B, _ = dy.shape
         out = cuda.device_array((T, B, hidden_size), dy.dtype)
-        copy_masked(dy[:, :, d * hidden_size : (d + 1) * hidden_size], out, _no_lengths(), False)
+        copy(dy[:, :, d * hidden_size : (d + 1) * hidden_size], out)
         return out
 
     def accumulate(self, a, b):
-        copy_masked(b, a, _no_lengths(), False, accumulate=True)
+        copy(b, a, accumulate=True)
         return a
 
     def linear(self, features, weight, bias):
@@ -202,16 +200,6 @@ class CUDABackend:
 def _on_device(a):
     """Whether ``a`` is a device array (the simulator's included)."""
     return hasattr(a, "copy_to_host")
-
-
-_lengths_placeholder = []
-
-
-def _no_lengths():
-    """A lengths argument for copies that ignore it (one int64 device array, made once)."""
-    if not _lengths_placeholder:
-        _lengths_placeholder.append(cuda.device_array(1, np.int64))
-    return _lengths_placeholder[0]
 
 
 class _NoScope:

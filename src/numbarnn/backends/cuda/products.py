@@ -23,7 +23,7 @@ def _gemm(a, b, c, trans_a, trans_b):
     m, n = cuda.blockIdx.x * TILE + ty, cuda.blockIdx.y * TILE + tx  # rows on x: 2^31 blocks
     M, N = c.shape
     K = a.shape[0] if trans_a else a.shape[1]
-    acc = ZERO * c[0, 0]
+    acc = ZERO  # typed as c by the sums below; never read from c (uninitialised memory)
     for k0 in range(0, K, TILE):
         ka, kb = k0 + tx, k0 + ty
         sa[ty, tx] = (a[ka, m] if trans_a else a[m, ka]) if m < M and ka < K else ZERO
@@ -176,24 +176,37 @@ def rows(a):
 
 
 @cuda.jit
-def _copy_masked(src, dst, lengths, valid_only, mask, masked, accumulate):
-    """dst = (dst +) src over (T, B, N) views, times ``mask`` if ``masked``, and zero at
-    steps t >= lengths[b] if ``valid_only``."""
+def _copy(src, dst, accumulate):
+    """dst = (dst +) src over (T, B, N) views."""
+    i = cuda.grid(1)
+    T, B, N = src.shape
+    if i < src.size:
+        t, b, j = i // (B * N), i // N % B, i % N
+        dst[t, b, j] = dst[t, b, j] + src[t, b, j] if accumulate else src[t, b, j]
+
+
+def copy(src, dst, accumulate=False):
+    """Copy (or add) a (T, B, N) device array or view into another of its shape."""
+    _copy[blocks(src.size), MAX_THREADS](src, dst, accumulate)
+
+
+@cuda.jit
+def _copy_valid(src, dst, lengths, mask, masked):
+    """dst = src over (T, B, N) views, times ``mask`` if ``masked``, zero at steps
+    t >= lengths[b]."""
     i = cuda.grid(1)
     T, B, N = src.shape
     if i < src.size:
         t, b, j = i // (B * N), i // N % B, i % N
         value = src[t, b, j] * mask[t, b, j] if masked else src[t, b, j]
-        if valid_only and t >= lengths[b]:
-            value = ZERO * value
-        dst[t, b, j] = dst[t, b, j] + value if accumulate else value
+        dst[t, b, j] = value if t < lengths[b] else ZERO  # not 0 * value: value may be inf
 
 
-def copy_masked(src, dst, lengths, valid_only=True, mask=None, accumulate=False):
-    """Copy (or add) a (T, B, N) device array or view into another, masked."""
-    _copy_masked[blocks(src.size), MAX_THREADS](src, dst, lengths, valid_only,
-                                                src if mask is None else mask, mask is not None,
-                                                accumulate)
+def copy_valid(src, dst, lengths, mask=None):
+    """Copy a (T, B, N) device array or view into another, zero at padded steps and
+    times ``mask`` where given."""
+    _copy_valid[blocks(src.size), MAX_THREADS](src, dst, lengths,
+                                               src if mask is None else mask, mask is not None)
 
 
 @cuda.jit
@@ -226,7 +239,7 @@ def _squared_error(output, target, lengths, per_step, scale, doutput, out):
         t, b, j = i // (B * K), i // K % B, i % K
         diff = output[t, b, j] - target[t, b, j]
         if per_step and t >= lengths[b]:
-            diff = ZERO * diff
+            diff = ZERO
         doutput[t, b, j] = diff * scale
         total += diff * diff
     partial[tid] = total * (scale / 2)
