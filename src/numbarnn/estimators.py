@@ -67,7 +67,10 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """scikit-learn's checks of the parameter constraints, and what they let through:
         a bool where a number of units, layers or epochs belongs."""
         super()._validate_params()
-        for name in self._INTEGER_PARAMETERS:
+        self._reject_bools(self._INTEGER_PARAMETERS)
+
+    def _reject_bools(self, names):
+        for name in names:
             if isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InvalidParameterError(f"The {name!r} parameter of {type(self).__name__} "
                                             f"must be an int, not a bool; got "
@@ -82,9 +85,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             {k: self._parameter_constraints[k] for k in self._PREDICT_PARAMETERS},
             {k: getattr(self, k) for k in self._PREDICT_PARAMETERS},
             caller_name=type(self).__name__)
-        if isinstance(self.n_threads, (bool, np.bool_)):
-            raise InvalidParameterError(f"The 'n_threads' parameter of {type(self).__name__} "
-                                        f"must be an int, not a bool; got {self.n_threads!r}.")
+        self._reject_bools(("n_threads",))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

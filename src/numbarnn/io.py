@@ -92,8 +92,9 @@ class Reader:
                              f"{err})") from None
         try:
             self._members = self._check_directory(os.path.getsize(path))
+            self._headers = {name: self._header(name) for name in self._members}
             self.meta = self._read_meta()
-            self.headers = {name: self._header(name)[:2] for name in self._members
+            self.headers = {name: header[:2] for name, header in self._headers.items()
                             if name != META}
         except BaseException:
             self._zip.close()
@@ -162,7 +163,7 @@ class Reader:
         return shape, dtype, start + length, fortran
 
     def _read_meta(self):
-        shape, dtype, _, _ = self._header(META)
+        shape, dtype, _, _ = self._headers[META]
         if len(shape) != 1 or dtype.itemsize != 1 or shape[0] > MAX_META_BYTES:
             self._fail(f"its metadata is not a byte string of at most {MAX_META_BYTES} bytes")
         try:
@@ -185,7 +186,7 @@ class Reader:
             self._fail(f"member {name!r} cannot be read ({err})")
 
     def _data(self, name):
-        shape, dtype, offset, fortran = self._header(name)
+        shape, dtype, offset, fortran = self._headers[name]
         data = np.frombuffer(self._read(name), dtype, offset=offset)
         return data.reshape(shape, order="F" if fortran else "C")
 

@@ -88,6 +88,8 @@ def as_finite(a, dtype, name):
     dtype = np.dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.asarray(a).astype(dtype, copy=False)
+        if np.isfinite(out.sum()):  # scikit-learn's fast path: no array of flags
+            return out
     finite = np.isfinite(out)
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
