@@ -21,15 +21,11 @@ from sklearn.preprocessing import StandardScaler
 from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
 from numbarnn.datasets import load_elnino
 from numbarnn.diagnostics import plot_loss_curves
-from numbarnn.preprocessing import SequenceScaler, make_windows
+from numbarnn.preprocessing import make_windows
 
 X, y = make_windows(load_elnino(), lookback=24)
 split = int(0.8 * len(X))
-scaler = SequenceScaler().fit(X[:split])  # statistics of the training windows only
-mean, scale = scaler.mean_[0], scaler.scale_[0]
-X_train, X_test = scaler.transform(X[:split]), scaler.transform(X[split:])
-y_train = (y[:split] - mean) / scale  # the target is the next value of the same series
-y_test = y[split:]
+X_train, y_train, X_test, y_test = X[:split], y[:split], X[split:], y[split:]
 
 # %%
 # Fit the three cells
@@ -37,10 +33,10 @@ y_test = y[split:]
 
 models, rows = {}, []
 for name, cls in (("RNN", RNNRegressor), ("LSTM", LSTMRegressor), ("GRU", GRURegressor)):
-    model = cls(hidden_size=32, learning_rate_init=5e-3, max_iter=200, early_stopping=True,
-                random_state=0)
-    model.fit(X_train, y_train)
-    prediction = model.predict(X_test) * scale + mean
+    model = cls(hidden_size=32, learning_rate_init=5e-3, early_stopping=True,
+                validation_split="last", random_state=0)
+    model.fit(X_train, y_train)  # standardised inside, with training statistics
+    prediction = model.predict(X_test)
     parameters = sum(w.size for w in model.state_dict().values())
     rows.append((name, parameters, model.n_iter_,
                  np.sqrt(np.mean((prediction - y_test) ** 2))))
@@ -48,7 +44,7 @@ for name, cls in (("RNN", RNNRegressor), ("LSTM", LSTMRegressor), ("GRU", GRUReg
 
 ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
 ridge.fit(X_train[:, :, 0], y_train)
-ridge_prediction = ridge.predict(X_test[:, :, 0]) * scale + mean
+ridge_prediction = ridge.predict(X_test[:, :, 0])
 rows.append(("RidgeCV", 25, 0, np.sqrt(np.mean((ridge_prediction - y_test) ** 2))))
 rows.append(("persistence", 0, 0, np.sqrt(np.mean((y[split - 1:-1] - y_test) ** 2))))
 

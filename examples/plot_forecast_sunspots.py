@@ -6,23 +6,21 @@ Forecast the yearly sunspot number one year ahead from the 20 years before it,
 with an LSTM, and compare it with two baselines.
 
 The series becomes sequences with :func:`~numbarnn.preprocessing.make_windows`.
-Inputs are standardised inside the model by
-:class:`~numbarnn.preprocessing.SequenceScaler` in a pipeline, and the target by
-scikit-learn's ``TransformedTargetRegressor``, so that both scalings are learnt
-from the training windows only. The split is chronological: every test window
-comes after every training window.
+The estimator standardises the windows and the target itself, with statistics
+of the training windows only (``standardize=True``, the default), and predicts
+in sunspot numbers. The split is chronological: every test window comes after
+every training window.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from numbarnn import LSTMRegressor
 from numbarnn.datasets import load_sunspots
-from numbarnn.preprocessing import SequenceScaler, make_windows
+from numbarnn.preprocessing import make_windows
 
 years, series = load_sunspots(return_time=True)
 lookback = 20
@@ -36,18 +34,16 @@ print(f"{len(X_train)} training windows ({target_years[0]}-{target_years[split -
 # %%
 # The model
 # ---------
-# ``early_stopping=True`` holds out a random 10 % of the training windows and
-# stops when their R² no longer improves, keeping the best weights.
+# ``early_stopping=True`` with ``validation_split="last"`` holds out the last
+# 10 % of the training windows (the years just before the test years, so no
+# validation window is older than a training one) and stops when their R² no
+# longer improves, keeping the best weights.
 
-model = TransformedTargetRegressor(
-    make_pipeline(SequenceScaler(),
-                  LSTMRegressor(hidden_size=32, learning_rate_init=5e-3, max_iter=200,
-                                early_stopping=True, random_state=0)),
-    transformer=StandardScaler(),
-)
+model = LSTMRegressor(hidden_size=32, learning_rate_init=5e-3, early_stopping=True,
+                      validation_split="last", random_state=0)
 model.fit(X_train, y_train)
-lstm = model.regressor_[-1]
-print(f"trained for {lstm.n_iter_} epochs; best validation R² {lstm.best_validation_score_:.3f}")
+print(f"trained for {model.n_iter_} epochs; best validation R² "
+      f"{model.best_validation_score_:.3f}")
 
 # %%
 # Baselines

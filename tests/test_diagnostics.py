@@ -64,8 +64,10 @@ def test_gradient_flow_averages_norms_over_valid_sequences(fitted):
     lengths = np.r_[np.full(4, 6), np.full(4, 3)]
     for model in models.values():
         flow = gradient_flow(model, X, y, lengths)
-        states = {}
-        model.network_.loss_and_grad(model.params_, X, y[:, None], lengths, state_grads=states)
+        states = {}  # the network sees the standardised data it was trained on
+        Xs = (X - model.input_mean_) / model.input_scale_
+        ys = (y[:, None] - model.target_mean_) / model.target_scale_
+        model.network_.loss_and_grad(model.params_, Xs, ys, lengths, state_grads=states)
         for key, grads in states.items():
             for state, g in grads.items():
                 norms = np.linalg.norm(g, axis=2)
@@ -93,7 +95,8 @@ def test_gate_statistics_match_reference_gates(fitted):
     net, params = models[LSTMRegressor].network_, models[LSTMRegressor].params_
     views = net.layout.views(params)
     H = 5
-    a = (X @ views["weight_ih_l0"].T + views["bias_ih_l0"] + views["bias_hh_l0"])
+    Xs = (X - models[LSTMRegressor].input_mean_) / models[LSTMRegressor].input_scale_
+    a = (Xs @ views["weight_ih_l0"].T + views["bias_ih_l0"] + views["bias_hh_l0"])
     # at t = 0 h_{-1} = 0, so the forward gates are sigmoid(W_ih x_0 + b)
     f0 = reference.sigmoid(a[:, 0, H : 2 * H])
     assert stats["l0"]["f"]["mean"][0] == pytest.approx(f0.mean(), rel=1e-12)

@@ -185,7 +185,7 @@ def test_early_stopping_keeps_best_weights(data):
     assert model.best_loss_ is None
     assert len(model.validation_scores_) == model.n_iter_ == len(model.loss_curve_)
     assert model.best_validation_score_ == max(model.validation_scores_)
-    _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5))
+    _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5), None)
     assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
@@ -195,7 +195,7 @@ def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data, device):
                   n_iter_no_change=50, learning_rate_init=0.3, device=device)
     model.fit(X, y)
     assert model.n_iter_ == 6
-    _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5))
+    _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5), None)
     assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
@@ -310,7 +310,7 @@ def test_float32_fit_on_the_device_is_the_fit_on_the_cpu(device):
 
 def test_state_dict_round_trip_and_checks(data):
     X, y = data
-    model = small(GRURegressor, num_layers=2, bidirectional=True).fit(X, y)
+    model = small(GRURegressor, num_layers=2, bidirectional=True, standardize=False).fit(X, y)
     sd = model.state_dict()
     assert list(sd)[:4] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
                             "rnn.bias_hh_l0"]
@@ -342,6 +342,10 @@ def test_save_and_load_without_pickle(tmp_path, data):
     for attr in ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_validation_score_",
                  "n_features_in_", "n_outputs_"):
         assert getattr(loaded, attr) == getattr(model, attr), attr
+    for attr in ("input_mean_", "input_scale_", "target_mean_", "target_scale_"):
+        np.testing.assert_array_equal(getattr(loaded, attr), getattr(model, attr), err_msg=attr)
+    small(standardize=False).fit(X, y).save(path)  # no scaling: all four null
+    assert numbarnn.load(path).input_mean_ is None
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a numbarnn estimator"):
         numbarnn.load(tmp_path / "other.npz")
@@ -383,7 +387,8 @@ def test_torch_modules_give_the_same_predictions(data):
     X, y = data
     for cls, module in ((LSTMRegressor, torch.nn.LSTM), (GRURegressor, torch.nn.GRU),
                         (RNNRegressor, torch.nn.RNN)):
-        model = small(cls, num_layers=2, bidirectional=True, dtype="float64").fit(X, y)
+        model = small(cls, num_layers=2, bidirectional=True, dtype="float64",
+                      standardize=False).fit(X, y)  # predict is the network's output
 
         class Net(torch.nn.Module):
             def __init__(self):

@@ -17,7 +17,7 @@ def setup(device):
     net = RecurrentNetwork(LSTMCell(), 1, 3, device=device)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((10, 4, 1)).astype(np.float32)
-    return net, (X, X.sum(axis=1), np.full(10, 4))
+    return net, (X, X.sum(axis=1), np.full(10, 4), None)  # X, y, lengths, weights
 
 
 def test_mean_loss_is_weighted_by_batch_size(setup):
@@ -26,7 +26,7 @@ def test_mean_loss_is_weighted_by_batch_size(setup):
     before = params.copy()
     loss = train_epoch(net, params, SGD(lr=0.0), data, 4, np.random.default_rng(0), None, 1,
                        shuffle=False)
-    X, y, lengths = data
+    X, y, lengths, _ = data
     expected = np.mean((net.predict(before, X, lengths) - y) ** 2)
     assert loss == pytest.approx(expected, rel=1e-5)
     np.testing.assert_array_equal(params, before)
@@ -43,12 +43,12 @@ def test_step_to_infinite_weights_restores_the_weights_before_it(setup):
 
 
 def test_nan_loss_restores_the_last_weights_with_a_finite_loss(setup):
-    net, (X, y, lengths) = setup
+    net, (X, y, lengths, _) = setup
     y = y.copy()
     y[5:] = np.nan  # with shuffle off, batch 1 (rows 0-4) is fine, batch 2 is not
     params = net.init_params(0)
     with pytest.raises(TrainingDivergedError, match="batch 2"):
-        train_epoch(net, params, Adam(lr=0.1), (X, y, lengths), 5, np.random.default_rng(0),
+        train_epoch(net, params, Adam(lr=0.1), (X, y, lengths, None), 5, np.random.default_rng(0),
                     1.0, 1, shuffle=False)
     # the weights after batch 1's step gave the NaN loss; those before it are restored
     np.testing.assert_array_equal(params, net.init_params(0))
@@ -70,17 +70,17 @@ def test_divergence_sets_the_optimizer_back_with_the_weights(setup, solver):
     """After divergence the optimizer's state (Adam's m, v and t; SGD's momentum) is the
     one it had with the restored weights: training can go on as if the failing step had
     never been taken."""
-    net, (X, y, lengths) = setup
+    net, (X, y, lengths, _) = setup
     optimizer = solver(lr=0.01, momentum=0.9) if solver is SGD else solver(lr=0.01)
     params = net.init_params(0)
-    train_epoch(net, params, optimizer, (X, y, lengths), 5, np.random.default_rng(0), 1.0, 1,
+    train_epoch(net, params, optimizer, (X, y, lengths, None), 5, np.random.default_rng(0), 1.0, 1,
                 shuffle=False)
     before = params.copy(), optimizer.t, [getattr(optimizer, n).copy()
                                           for n in optimizer.state_names]
     y = y.copy()
     y[5:] = np.nan  # batch 1 steps, then batch 2's loss is NaN: batch 1's step is undone
     with pytest.raises(TrainingDivergedError, match="epoch 2, batch 2"):
-        train_epoch(net, params, optimizer, (X, y, lengths), 5, np.random.default_rng(0), 1.0,
+        train_epoch(net, params, optimizer, (X, y, lengths, None), 5, np.random.default_rng(0), 1.0,
                     2, shuffle=False)
     np.testing.assert_array_equal(params, before[0])
     assert optimizer.t == before[1] == 2

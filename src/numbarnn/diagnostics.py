@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import threads
+from .preprocessing import standardized
 from .validation import check_sequences, check_targets
 
 SATURATION = (0.05, 0.95)
@@ -27,10 +28,11 @@ def _valid_mean(values, valid):
 
 
 def _prepare(estimator, X, lengths):
+    """X checked and standardised as the estimator's network sees it, lengths, valid steps."""
     check_is_fitted(estimator)
     X, lengths = check_sequences(X, lengths, estimator.params_.dtype, estimator.n_features_in_)
     valid = np.arange(X.shape[1])[:, None] < lengths[None, :]  # (T, B)
-    return X, lengths, valid
+    return standardized(X, estimator.input_mean_, estimator.input_scale_), lengths, valid
 
 
 def gradient_flow(estimator, X, y, lengths=None):
@@ -44,7 +46,7 @@ def gradient_flow(estimator, X, y, lengths=None):
         A batch of sequences, as for ``fit``.
     y : array-like
         Their targets, as for ``fit``; the loss is the training loss (MSE) on
-        the batch.
+        the batch, in the standardised units the network learns in.
     lengths : array-like of int, shape (n,), optional
         Valid steps per sequence.
 
@@ -59,6 +61,7 @@ def gradient_flow(estimator, X, y, lengths=None):
     X, lengths, valid = _prepare(estimator, X, lengths)
     y, _ = check_targets(y, X, estimator.network_.return_sequences, estimator.params_.dtype,
                          lengths)
+    y = standardized(y, estimator.target_mean_, estimator.target_scale_)
     states = {}
     with threads.limit(estimator.n_threads):
         estimator.network_.to(estimator.device).loss_and_grad(estimator.params_, X, y, lengths,

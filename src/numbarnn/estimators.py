@@ -4,6 +4,7 @@ The three differ only in their cell; everything else lives in one base class.
 """
 
 import copy
+import math
 import time
 import warnings
 from collections import OrderedDict
@@ -24,10 +25,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import io, threads, training
 from .cells import GRUCell, LSTMCell, RNNCell
-from .exceptions import TrainingDivergedError
+from .exceptions import LayoutWarning, TrainingDivergedError
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW
-from .validation import check_sequences, check_targets, real_array
+from .preprocessing import feature_statistics, standardized
+from .validation import check_sample_weight, check_sequences, check_targets, real_array
 
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -39,7 +41,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "return_sequences": ["boolean"],
+        "standardize": ["boolean"],
         "solver": [StrOptions({"adam", "adamw", "sgd"})],
+        "learning_rate": [StrOptions({"constant", "adaptive", "cosine"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterov": ["boolean"],
@@ -51,6 +55,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"random", "last"})],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [StrOptions({"cpu", "cuda"})],
@@ -126,21 +131,19 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.params_ = self._init_params(network, rng)
         self._optimizer = None
         self.n_features_in_, self.n_outputs_, self._y_ndim = n_features, n_outputs, y_ndim
+        self.input_mean_ = self.input_scale_ = self.target_mean_ = self.target_scale_ = None
         self.n_iter_, self.t_ = 0, 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
+        self._lr_factor = 1.0
         self.__dict__.pop("_best_params", None)
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            self.best_loss_ = None
-        else:
-            self.validation_scores_, self.best_validation_score_ = None, None
-            self.best_loss_ = np.inf
+        self.validation_scores_, self.best_validation_score_ = None, None
+        self.best_loss_ = None if self.early_stopping else np.inf
 
     # --- fitting --------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, lengths=None):
+    def fit(self, X, y, lengths=None, *, sample_weight=None, validation_data=None):
         """Train on sequences for up to ``max_iter`` epochs.
 
         Parameters
@@ -154,6 +157,15 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         lengths : array-like of int, shape (n,), optional
             Valid steps per sequence; padded steps neither change the state nor
             enter the loss.
+        sample_weight : array-like of shape (n,), optional
+            Weight of each sequence in the loss, its gradient and the validation
+            score; with ``return_sequences=True`` also (n, T), a weight per step (or
+            a list matching a ragged X). Non-negative; None weighs all equally.
+        validation_data : tuple, optional
+            ``(X_val, y_val)``, ``(X_val, y_val, lengths_val)`` or ``(X_val, y_val,
+            lengths_val, sample_weight_val)``: sequences scored (R²) after every
+            epoch into ``validation_scores_``; with ``early_stopping`` they, rather
+            than a split of X, decide when to stop and which weights to keep.
 
         Returns
         -------
@@ -167,15 +179,24 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             a finite loss, and the optimizer's state with them, are restored first.
             Any other error (invalid input or parameters, ``MemoryError``,
             ``KeyboardInterrupt``) leaves the estimator exactly as it was.
+
+        Warns
+        -----
+        LayoutWarning
+            If X has more than four times as many features per step as steps: it may
+            be an (n, d, T) panel, to be passed as ``X.transpose(0, 2, 1)``.
         """
-        return self._fit(X, y, lengths, incremental=False)
+        return self._fit(X, y, lengths, sample_weight, validation_data, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, lengths=None):
+    def partial_fit(self, X, y, lengths=None, *, sample_weight=None):
         """Train for one epoch over ``X``, continuing from the current state.
 
         The first call initialises the network; later calls keep the optimizer's
-        state. Early stopping and the stopping rule do not apply.
+        state, with the current ``learning_rate_init``, ``momentum`` and
+        ``weight_decay`` (a new ``solver`` starts a new state). Early stopping,
+        the stopping rule and the 'adaptive' schedule do not apply; 'cosine' follows
+        ``n_iter_`` over ``max_iter`` epochs and then stays at its last value.
 
         Parameters
         ----------
@@ -186,6 +207,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             Targets, as for :meth:`fit`.
         lengths : array-like of int, shape (n,), optional
             Valid steps per sequence.
+        sample_weight : array-like of shape (n,) or (n, T), optional
+            As for :meth:`fit`.
 
         Returns
         -------
@@ -197,15 +220,15 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         TrainingDivergedError
             As in :meth:`fit`.
         """
-        return self._fit(X, y, lengths, incremental=True)
+        return self._fit(X, y, lengths, sample_weight, None, incremental=True)
 
-    def _fit(self, X, y, lengths, incremental):
+    def _fit(self, X, y, lengths, sample_weight, validation_data, incremental):
         """Train a copy of the fitted state and take it over only when training ends: an
         error leaves the estimator as it was, except divergence, after which it holds the
         last good weights and their optimizer state (and the error says so)."""
         work = self._working_copy()
         try:
-            work._train(X, y, lengths, incremental)
+            work._train(X, y, lengths, sample_weight, validation_data, incremental)
         except TrainingDivergedError:
             self._take_state(work)
             raise
@@ -228,20 +251,30 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             delattr(self, key)
         vars(self).update(work._fitted_state())
 
-    def _train(self, X, y, lengths, incremental):
+    def _check_data(self, X, y, lengths, sample_weight, n_features):
+        """Validated (X, y, lengths, step weights) to train on, and y's ndim."""
+        dtype = np.dtype(self.dtype)
+        X, lengths = check_sequences(X, lengths, dtype, n_features)
+        y, y_ndim = check_targets(y, X, self.return_sequences, dtype, lengths)
+        weights = check_sample_weight(sample_weight, lengths, X.shape[1], self.return_sequences)
+        if n_features is not None and y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
+                             f"{self.n_outputs_}")
+        return (X, y, lengths, weights), y_ndim
+
+    def _train(self, X, y, lengths, sample_weight, validation_data, incremental):
         fitted = hasattr(self, "params_")
         reset = not fitted or not (incremental or self.warm_start)
         dtype = np.dtype(self.dtype)
-        X, lengths = check_sequences(X, lengths, dtype, None if reset else self.n_features_in_)
-        y, y_ndim = check_targets(y, X, self.return_sequences, dtype, lengths)
-        if not reset and y.shape[-1] != self.n_outputs_:
-            raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
-                             f"{self.n_outputs_}")
-        optimizer = self._make_optimizer()
-        early_stopping = self.early_stopping and not incremental
-        train, valid = (X, y, lengths), None
-        if early_stopping:
-            train, valid = self._validation_split(X, y, lengths)
+        train, y_ndim = self._check_data(X, y, lengths, sample_weight,
+                                         None if reset else self.n_features_in_)
+        X, y = train[:2]
+        _warn_if_transposed(X)
+        valid = None
+        if validation_data is not None:
+            valid = self._check_validation_data(validation_data, X.shape[2], y.shape[-1])
+        elif self.early_stopping and not incremental:
+            train, valid = self._validation_split(*train)
         network = self._make_network(X.shape[2], y.shape[-1])  # a missing GPU is reported here
         changed = [] if reset else network.differences(self.network_)
         if changed:
@@ -253,31 +286,93 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with threads.limit(self.n_threads):
             if reset:
                 self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng())
+                if self.standardize:
+                    self._learn_scaling(*train)
+            train = self._standardized(*train)
             self.network_ = network
             if self.params_.dtype != dtype:
                 self.params_ = self.params_.astype(dtype)
                 self._optimizer = None
-            if self._optimizer is None or not incremental:
-                self._optimizer = optimizer
+            self._optimizer = self._continued_optimizer(incremental)
+            if valid is not None and self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
             self._run_epochs(train, valid, 1 if incremental else self.max_iter, incremental)
 
-    def _validation_split(self, X, y, lengths):
+    def _learn_scaling(self, X, y, lengths, weights):
+        """Each input feature's and each target's mean and standard deviation over the
+        valid steps of the training data, weighted by the sample weights."""
+        self.input_mean_, self.input_scale_ = feature_statistics(X, lengths, weights)
+        self.target_mean_, self.target_scale_ = (
+            feature_statistics(y, lengths, weights) if self.return_sequences
+            else feature_statistics(y[:, None], np.ones(len(y), np.int64), weights))
+
+    def _standardized(self, X, y, lengths, weights):
+        """Training data in the units the network learns in (as given without scaling)."""
+        return (standardized(X, self.input_mean_, self.input_scale_),
+                standardized(y, self.target_mean_, self.target_scale_), lengths, weights)
+
+    def _check_validation_data(self, validation_data, n_features, n_outputs):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3,
+                                                                                        4):
+            raise ValueError("validation_data must be a tuple (X_val, y_val), (X_val, y_val, "
+                             "lengths_val) or (X_val, y_val, lengths_val, sample_weight_val); "
+                             f"got {type(validation_data).__name__}"
+                             + (f" of {len(validation_data)} items"
+                                if isinstance(validation_data, (tuple, list)) else ""))
+        X, y, lengths, weights = (*validation_data, None, None)[:4]
+        try:
+            X, lengths = check_sequences(X, lengths, np.dtype(self.dtype), n_features)
+            y, _ = check_targets(y, X, self.return_sequences, np.float64, lengths)
+            weights = check_sample_weight(weights, lengths, X.shape[1], self.return_sequences)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"validation_data: {err}") from None
+        if y.shape[-1] != n_outputs:
+            raise ValueError(f"validation_data: y has {y.shape[-1]} targets, but the training "
+                             f"y has {n_outputs}")
+        return X, y, lengths, weights
+
+    def _continued_optimizer(self, incremental):
+        """A new optimizer from the current parameters; in ``partial_fit`` it takes over
+        the state of the one before if of the same solver."""
+        optimizer, before = self._make_optimizer(), self._optimizer
+        if incremental and type(before) is type(optimizer):
+            for name in optimizer.state_names:
+                setattr(optimizer, name, getattr(before, name))
+            optimizer.t = before.t
+        return optimizer
+
+    def _validation_split(self, X, y, lengths, weights):
+        """Hold out ``validation_fraction`` of the sequences: at random, or the last ones."""
         n_valid = int(round(self.validation_fraction * len(X)))
         if n_valid < 1 or n_valid >= len(X):
             raise ValueError(f"early_stopping needs at least one training and one validation "
                              f"sequence; validation_fraction={self.validation_fraction} of "
                              f"{len(X)} sequences gives {n_valid} for validation")
-        order = check_random_state(self.random_state).permutation(len(X))
-        v, t = order[:n_valid], order[n_valid:]
-        return (X[t], y[t], lengths[t]), (X[v], y[v], lengths[v])
+        if self.validation_split == "last":
+            t, v = slice(0, len(X) - n_valid), slice(len(X) - n_valid, None)
+        else:
+            order = check_random_state(self.random_state).permutation(len(X))
+            v, t = order[:n_valid], order[n_valid:]
+        return tuple(None if a is None else a[t] for a in (X, y, lengths, weights)), tuple(
+            None if a is None else a[v] for a in (X, y, lengths, weights))
 
     def _run_epochs(self, train, valid, epochs, incremental):
         with training.epochs(self.network_, self.params_, self._optimizer, train) as run_epoch:
             self._epochs(run_epoch, len(train[0]), valid, epochs, incremental)
 
+    def _learning_rate(self, epoch):
+        """The step size of ``epoch`` (0-based, of this fit; of the estimator's life in
+        ``partial_fit``): ``learning_rate_init`` times the schedule."""
+        if self.learning_rate == "cosine":
+            epoch = min(epoch, self.max_iter - 1)
+            return self.learning_rate_init * 0.5 * (1 + math.cos(math.pi * epoch / self.max_iter))
+        return self.learning_rate_init * self._lr_factor
+
     def _epochs(self, run_epoch, n_train, valid, epochs, incremental):
-        for _ in range(epochs):
+        monitor_validation = valid is not None and self.early_stopping
+        for epoch in range(epochs):
             start = time.perf_counter()
+            self._optimizer.lr = self._learning_rate(self.n_iter_ if incremental else epoch)
             loss = run_epoch(self.batch_size, self._rng, self.clip_norm, self.n_iter_ + 1,
                              self.shuffle, self._progress if self.verbose else None)
             self.n_iter_ += 1
@@ -291,9 +386,16 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 print(f"{line}, {time.perf_counter() - start:.2f} s", flush=True)
             if incremental:
                 continue
-            self._update_no_improvement_count(valid is not None)
+            self._update_no_improvement_count(valid is not None, monitor_validation)
             if self._no_improvement_count > self.n_iter_no_change:
-                if valid is not None:
+                if self.learning_rate == "adaptive" and self._optimizer.lr > 1e-6:
+                    self._lr_factor /= 5  # as MLPRegressor: a lower rate instead of stopping
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"Learning rate lowered to {self._learning_rate(epoch + 1):.3g}",
+                              flush=True)
+                    continue
+                if monitor_validation:
                     self.params_[...] = self._best_params
                 if self.verbose:
                     print(f"Stopped: no improvement above tol={self.tol} for "
@@ -301,25 +403,31 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 return
         if incremental:
             return
-        if valid is not None and hasattr(self, "_best_params"):  # as MLPRegressor
+        if monitor_validation and hasattr(self, "_best_params"):  # as MLPRegressor
             self.params_[...] = self._best_params
         warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization "
-                      "hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+                      "hasn't converged yet.", ConvergenceWarning, stacklevel=7)
 
-    def _update_no_improvement_count(self, early_stopping):
-        """As MLPRegressor: count epochs without improvement by more than ``tol``."""
-        if early_stopping:
+    def _update_no_improvement_count(self, validated, monitor_validation):
+        """As MLPRegressor: count epochs without improvement by more than ``tol`` of the
+        validation score (with early stopping) or of the training loss, and keep the best
+        validation score's weights."""
+        if validated:
             score = self.validation_scores_[-1]
-            self._no_improvement_count = (self._no_improvement_count + 1
-                                          if score < self.best_validation_score_ + self.tol else 0)
+            if monitor_validation:
+                self._no_improvement_count = (
+                    self._no_improvement_count + 1
+                    if score < self.best_validation_score_ + self.tol else 0)
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_params = self.params_.copy()
-        else:
-            loss = self.loss_curve_[-1]
+                if monitor_validation:
+                    self._best_params = self.params_.copy()
+        if not monitor_validation:
+            loss, best = self.loss_curve_[-1], self.best_loss_
+            best = np.inf if best is None else best
             self._no_improvement_count = (self._no_improvement_count + 1
-                                          if loss > self.best_loss_ - self.tol else 0)
-            self.best_loss_ = min(self.best_loss_, loss)
+                                          if loss > best - self.tol else 0)
+            self.best_loss_ = min(best, loss)
 
     def _progress(self, batch, n_batches, loss):
         print(f"  epoch {self.n_iter_ + 1}: batch {batch}/{n_batches}, loss {loss:.6g}", flush=True)
@@ -327,9 +435,14 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     # --- prediction ------------------------------------------------------------------
 
     def _forward(self, X, lengths):
-        """Network output, on ``n_threads`` threads."""
+        """The prediction in the target's units: the network's output on ``n_threads``
+        threads, for X standardised and back to the target's units if fitted so."""
         with threads.limit(self.n_threads):
-            return self._on_device().predict(self.params_, X, lengths)
+            out = self._on_device().predict(
+                self.params_, standardized(X, self.input_mean_, self.input_scale_), lengths)
+        if self.target_mean_ is None:
+            return out
+        return out * self.target_scale_.astype(out.dtype) + self.target_mean_.astype(out.dtype)
 
     def predict(self, X, lengths=None):
         """Network output for each sequence (or each step, with ``return_sequences``).
@@ -373,7 +486,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         y : array-like
             True targets, as for :meth:`fit`.
         sample_weight : array-like of shape (n,), optional
-            Weight of each sequence (spread over its steps with ``return_sequences``).
+            Weight of each sequence (spread over its steps with ``return_sequences``,
+            where (n, T), a weight per step, is also taken).
         lengths : array-like of int, shape (n,), optional
             Valid steps per sequence.
 
@@ -385,18 +499,21 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         self._validate_predict_params()
         X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
-        y, _ = check_targets(y, X, self.network_.return_sequences, np.float64, lengths)
-        return self._r2(X, y, lengths, sample_weight)
+        per_step = self.network_.return_sequences
+        y, _ = check_targets(y, X, per_step, np.float64, lengths)
+        return self._r2(X, y, lengths, check_sample_weight(sample_weight, lengths, X.shape[1],
+                                                           per_step))
 
-    def _r2(self, X, y, lengths, sample_weight=None):
+    def _r2(self, X, y, lengths, weights=None):
+        """R² over the valid outputs, weighted by step weights (n, S, 1) if given."""
         pred = self._forward(X, lengths)
         if self.network_.return_sequences:
             valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-            if sample_weight is not None:
-                sample_weight = np.broadcast_to(np.asarray(sample_weight)[:, None],
-                                                valid.shape)[valid]
             pred, y = pred[valid], y[valid]
-        return r2_score(y, pred, sample_weight=sample_weight)
+            weights = None if weights is None else weights[..., 0][valid]
+        elif weights is not None:
+            weights = weights[:, 0, 0]
+        return r2_score(y, pred, sample_weight=weights)
 
     # --- weights -----------------------------------------------------------------------
 
@@ -537,9 +654,23 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                       "validation_scores_": _floats(self.validation_scores_),
                       "best_loss_": _floats(self.best_loss_),
                       "best_validation_score_": _floats(self.best_validation_score_),
-                      "y_ndim": int(self._y_ndim)}
+                      "y_ndim": int(self._y_ndim),
+                      **{name: _floats(None if getattr(self, name) is None
+                                       else getattr(self, name).tolist())
+                         for name in _SCALING}}
         io.write(path, self.state_dict(), {"class": type(self).__name__, "params": params,
                                            "attributes": attributes})
+
+
+def _warn_if_transposed(X):
+    """A :class:`LayoutWarning` if X (n, T, d) has more than four features per step for
+    every step, as an (n, d, T) panel read the wrong way round would."""
+    n, T, d = X.shape
+    if d > 4 * T:
+        warnings.warn(f"X of shape {X.shape} is read as {n} sequences of {T} time step(s) with "
+                      f"{d} features each. If it is an (n_samples, n_channels, n_timesteps) "
+                      f"panel, as aeon and sktime store them ({T} channel(s) over {d} steps), "
+                      "pass X.transpose(0, 2, 1).", LayoutWarning, stacklevel=6)
 
 
 def _jsonable(name, value):
@@ -611,6 +742,16 @@ def load(path):
         raise ValueError(f"{path}: y_ndim {y_ndim} does not fit {network.output_size} "
                          f"output(s)")
     estimator._y_ndim = y_ndim
+    for name in _SCALING:
+        values = attributes.pop(name, None)  # files before version 0.1 have none
+        size = network.input_size if name.startswith("input") else network.output_size
+        if values is not None and (len(values) != size or not np.all(np.isfinite(values)) or (
+                name.endswith("scale_") and min(values) <= 0)):
+            raise ValueError(f"{path}: {name} must be {size} finite numbers (positive for a "
+                             f"scale); got {values!r}")
+        setattr(estimator, name, None if values is None else np.array(values, np.float64))
+    if len({getattr(estimator, name) is None for name in _SCALING}) > 1:
+        raise ValueError(f"{path}: the scaling attributes must be all given or all null")
     vars(estimator).update(attributes)
     return estimator
 
@@ -641,10 +782,11 @@ def _check_meta(meta, path):
             fail(f"unknown parameter {key!r} of {cls.__name__}")
         if value is not None and not isinstance(value, (bool, int, float, str)):
             fail(f"parameter {key!r} is {value!r}, not a number, a string or null")
-    if set(attributes) != _ATTRIBUTES.keys():
-        fail(f"the attributes must be exactly {sorted(_ATTRIBUTES)}; got {sorted(attributes)}")
+    if not _ATTRIBUTES.keys() - set(_SCALING) <= set(attributes) <= _ATTRIBUTES.keys():
+        fail(f"the attributes must be {sorted(_ATTRIBUTES)} (the scaling ones optional); got "
+             f"{sorted(attributes)}")
     for key, check in _ATTRIBUTES.items():
-        if not check(attributes[key]):
+        if key in attributes and not check(attributes[key]):
             fail(f"attribute {key} is {attributes[key]!r}, which it cannot be")
     n_iter = attributes["n_iter_"]
     if len(attributes["loss_curve_"]) != n_iter or len(attributes["validation_scores_"]
@@ -665,6 +807,7 @@ def _numbers_or_none(v):
     return v is None or (isinstance(v, list) and all(map(_is_number, v)))
 
 
+_SCALING = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
 _ATTRIBUTES = {
     "n_iter_": _is_count,
     "t_": _is_count,
@@ -673,6 +816,7 @@ _ATTRIBUTES = {
     "best_loss_": lambda v: v is None or _is_number(v),
     "best_validation_score_": lambda v: v is None or _is_number(v),
     "y_ndim": _is_count,
+    **dict.fromkeys(_SCALING, _numbers_or_none),
 }
 
 
@@ -686,10 +830,23 @@ _COMMON_PARAMETERS = """
     return_sequences : bool, default=False
         Predict at every time step (y of shape (n, T) or (n, T, k)) instead of
         once per sequence from the final states.
+    standardize : bool, default=True
+        Standardise each input feature and each target with the mean and standard
+        deviation of the training data (over valid steps), learnt when a fit starts
+        afresh; ``predict`` and ``score`` work in the target's own units. False: the
+        network sees the data as given and ``predict`` is exactly its output.
     solver : {'adam', 'adamw', 'sgd'}, default='adam'
         Optimizer (update rules as ``torch.optim``).
+    learning_rate : {'constant', 'adaptive', 'cosine'}, default='constant'
+        Schedule of the step size over epochs. 'constant' keeps
+        ``learning_rate_init``. 'adaptive', as in MLPRegressor, divides it by 5
+        instead of stopping each time ``n_iter_no_change`` epochs in a row bring no
+        improvement, and stops once it is at most 1e-6. 'cosine' lowers it along
+        half a cosine from ``learning_rate_init`` at the first epoch towards 0 at
+        ``max_iter``.
     learning_rate_init : float, default=1e-3
-        Step size.
+        Initial step size; set between ``partial_fit`` calls, it takes effect at
+        the next one.
     momentum : float, default=0.9
         Momentum for ``solver='sgd'``.
     nesterov : bool, default=False
@@ -704,14 +861,24 @@ _COMMON_PARAMETERS = """
         Shuffle the sequences every epoch.
     tol : float, default=1e-4
         Improvement below which an epoch counts as no improvement.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=50
         Stop after this many epochs in a row without improvement (of the
-        training loss, or of the validation R² with ``early_stopping``).
+        training loss, or of the validation R² with ``early_stopping``). Larger
+        than MLPRegressor's 10: a mini-batch loss is noisy, and recurrent networks
+        often sit on a plateau for tens of epochs before they learn a long-range
+        dependence (see the user guide's page on training).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the sequences (a random split),
-        stop when their R² stops improving and keep the best weights.
+        Monitor the R² of validation sequences (``validation_fraction`` of the
+        training sequences, split by ``validation_split``, or ``validation_data``
+        given to :meth:`fit`): stop when it stops improving and keep the best
+        epoch's weights.
     validation_fraction : float, default=0.1
         Share of sequences held out for early stopping.
+    validation_split : {'random', 'last'}, default='random'
+        How to hold them out: at random (sequences that are independent samples),
+        or the last ones in the order given (windows cut from one series: the
+        validation part then lies after the training part, and no future value
+        is trained on).
     clip_norm : float or None, default=1.0
         Clip the gradient's global L2 norm to this value; None turns clipping off.
     dtype : {'float32', 'float64'}, default='float32'
@@ -737,13 +904,14 @@ _COMMON_PARAMETERS = """
     Attributes
     ----------
     loss_curve_ : list of float
-        Mean training loss (MSE) of each epoch.
+        Mean training loss (MSE, in standardised units with ``standardize``) of each
+        epoch.
     validation_scores_ : list of float or None
-        Validation R² of each epoch, with ``early_stopping``.
+        Validation R² of each epoch, with ``early_stopping`` or ``validation_data``.
     best_loss_ : float or None
         Lowest training loss seen (None with ``early_stopping``).
     best_validation_score_ : float or None
-        Best validation R² (with ``early_stopping``).
+        Best validation R² (with ``early_stopping`` or ``validation_data``).
     n_iter_ : int
         Epochs run.
     t_ : int
@@ -757,14 +925,21 @@ _COMMON_PARAMETERS = """
     params_ : ndarray
         The weights, one flat vector in ``network_.layout`` (see :meth:`state_dict`
         for them by name).
+    input_mean_, input_scale_ : ndarray of shape (n_features_in_,) or None
+        Mean and standard deviation (1 where zero) of each input feature, with
+        ``standardize``; None without.
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,) or None
+        The same for each target.
 
     Notes
     -----
-    ``predict`` is exactly the network's output: scale inputs and targets with
-    :class:`numbarnn.preprocessing.SequenceScaler` in a ``Pipeline`` and
-    ``TransformedTargetRegressor``. The loss is mean squared error. If the loss or
-    gradient becomes NaN or infinite, training stops, the last weights with a
-    finite loss are restored and :class:`numbarnn.TrainingDivergedError` is raised.
+    The loss is mean squared error (weighted by ``sample_weight``). With
+    ``standardize`` (the default) the network learns on standardised inputs and
+    targets, so raw data trains as well as scaled data, and ``predict`` maps its
+    output back to the target's units; the weights (:meth:`state_dict`) are those of
+    the network in standardised units. If the loss or gradient becomes NaN or
+    infinite, training stops, the last weights with a finite loss are restored and
+    :class:`numbarnn.TrainingDivergedError` is raised.
 """
 
 
@@ -782,11 +957,12 @@ class RNNRegressor(_SequenceRegressor):
                               "nonlinearity": [StrOptions({"tanh", "relu"})]}
 
     def __init__(self, hidden_size=64, *, nonlinearity="tanh", num_layers=1, bidirectional=False,
-                 dropout=0.0, return_sequences=False, solver="adam", learning_rate_init=1e-3,
-                 momentum=0.9, nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200,
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, clip_norm=1.0, dtype="float32", device="cpu",
-                 n_threads=None, random_state=None, verbose=0, warm_start=False):
+                 dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
+                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
+                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
+                 early_stopping=False, validation_fraction=0.1, validation_split="random",
+                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
+                 random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
     def _cell(self):
@@ -815,11 +991,11 @@ class LSTMRegressor(_SequenceRegressor):
 
     def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
                  num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 solver="adam", learning_rate_init=1e-3, momentum=0.9, nesterov=False,
-                 weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True, tol=1e-4,
-                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
-                 random_state=None, verbose=0, warm_start=False):
+                 solver="adam", learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
+                 nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
+                 tol=1e-4, n_iter_no_change=50, early_stopping=False, validation_fraction=0.1,
+                 validation_split="random", standardize=True, clip_norm=1.0, dtype="float32",
+                 device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
     def _cell(self):
@@ -852,11 +1028,12 @@ class GRURegressor(_SequenceRegressor):
                               "reset_after": ["boolean"]}
 
     def __init__(self, hidden_size=64, *, reset_after=True, num_layers=1, bidirectional=False,
-                 dropout=0.0, return_sequences=False, solver="adam", learning_rate_init=1e-3,
-                 momentum=0.9, nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200,
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, clip_norm=1.0, dtype="float32", device="cpu",
-                 n_threads=None, random_state=None, verbose=0, warm_start=False):
+                 dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
+                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
+                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
+                 early_stopping=False, validation_fraction=0.1, validation_split="random",
+                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
+                 random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
     def _cell(self):

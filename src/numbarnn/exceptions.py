@@ -60,3 +60,13 @@ class DeviceUnavailableError(RuntimeError):
 
     The message says which; ``pip install "numbarnn[cuda]"`` installs numba-cuda.
     """
+
+
+class LayoutWarning(UserWarning):
+    """X looks transposed: far more features per step than steps.
+
+    numbarnn reads a 3D X as (n_samples, n_timesteps, n_features); aeon and sktime
+    store panels as (n_samples, n_channels, n_timesteps). Pass such a panel as
+    ``X.transpose(0, 2, 1)``, or silence the warning with :mod:`warnings` if the
+    layout is meant.
+    """

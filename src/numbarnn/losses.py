@@ -3,30 +3,36 @@
 import numpy as np
 
 
-def mse(output, target, mask=None):
+def mse(output, target, weight=None, total=None):
     """Mean squared error over every output value, and its gradient.
 
     Parameters
     ----------
-    output, target : ndarray of shape (B, k) or (B, T, k)
+    output, target : ndarray of shape (B, k) or (S, B, k)
         Network output and target.
-    mask : ndarray of bool, shape (B, T), optional
-        Valid steps of per-step outputs; padded steps neither enter the mean
-        nor receive a gradient.
+    weight : ndarray of shape (B,) or (S, B), optional
+        Weight of each output vector (a bool mask of the valid steps, or sample
+        weights that are zero at padded steps); zero-weighted values neither enter
+        the mean nor receive a gradient.
+    total : float, optional
+        ``weight.sum()``, if known.
 
     Returns
     -------
     loss : float
-        mean((output - target)**2) over the valid values (as ``torch.nn.MSELoss``).
+        The weighted mean of (output - target)**2: sum(weight * (output - target)**2)
+        / (sum(weight) * k), which without weights is ``torch.nn.MSELoss``'s.
     doutput : ndarray, same shape as ``output``
         Gradient of ``loss``.
     """
     diff = output - target
-    if mask is None:
-        count = diff.size
+    if weight is None:
+        weighted, count = diff, diff.size
     else:
-        diff = diff * mask[..., None]
-        count = int(mask.sum()) * diff.shape[-1]
-    flat = diff.ravel()
-    loss = float(np.dot(flat, flat)) / count
-    return loss, diff * diff.dtype.type(2.0 / count)
+        weighted = diff * weight.reshape(weight.shape[: diff.ndim - 1] + (1,)).astype(
+            diff.dtype, copy=False)
+        count = (float(weight.sum()) if total is None else total) * diff.shape[-1]
+    if count == 0:  # every weight of the batch is zero
+        return 0.0, np.zeros_like(diff)
+    loss = float(np.dot(weighted.ravel(), diff.ravel())) / count
+    return loss, weighted * weighted.dtype.type(2.0 / count)

@@ -17,7 +17,7 @@ import numpy as np
 from . import backends
 from .cells import LSTMCell
 from .parameters import ParameterLayout
-from .validation import check_lengths
+from .validation import check_lengths, check_sample_weight
 
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
 MAX_PARAMETERS = 2**31  # a larger flat vector is surely a mistake (8 GiB in float32)
@@ -29,6 +29,13 @@ class Batch(NamedTuple):
     x: object  #: inputs (T, B, D) on the backend, in the compute dtype
     lengths: np.ndarray  #: valid steps per sequence (B,), int64, on the host
     on_backend: object  #: the same lengths on the backend
+
+
+class StepWeights(NamedTuple):
+    """Weights of a batch's outputs in the loss (sample weights), on the network's backend."""
+
+    values: object  #: (S, B, 1) in the compute dtype, zero at padded steps (S = 1 per sequence)
+    total: float  #: their sum, on the host
 
 
 class Layer(NamedTuple):
@@ -288,6 +295,12 @@ class RecurrentNetwork:
         return self.backend.asarray(y.transpose(1, 0, 2) if self.return_sequences else y[None],
                                     dtype)
 
+    def time_major_weights(self, sample_weight, dtype):
+        """Host step weights (B, S, 1) (:func:`~numbarnn.validation.check_sample_weight`) as
+        the time-major :class:`StepWeights` that :meth:`batch_loss_and_grad` takes."""
+        w = np.asarray(sample_weight)
+        return StepWeights(self.backend.asarray(w.transpose(1, 0, 2), dtype), float(w.sum()))
+
     def _batch_first(self, output):
         """A time-major output as the host's batch-first one."""
         output = self.backend.to_host(output)
@@ -391,7 +404,8 @@ class RecurrentNetwork:
                 for k, layer in enumerate(cache["layers"])
                 for suffix, run in zip(self.directions, layer.runs)}
 
-    def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None, state_grads=None):
+    def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None, state_grads=None,
+                      sample_weight=None):
         """Mean squared error on a batch and its gradient as one flat vector.
 
         Parameters
@@ -405,12 +419,15 @@ class RecurrentNetwork:
         state_grads : dict, optional
             Receives the gradients of the hidden (and cell) states, as in
             :meth:`backward`.
+        sample_weight : array-like of shape (B,), or (B, T) with ``return_sequences``, optional
+            Weight of each sequence (or step) in the mean.
 
         Returns
         -------
         loss : float
             Mean of (output - y)**2 over every valid output value, as
-            ``torch.nn.MSELoss``.
+            ``torch.nn.MSELoss``; with ``sample_weight``, the weighted mean
+            sum(w * (output - y)**2) / (sum(w) * k).
         grad : ndarray of shape (layout.size,)
             dloss/dparams, laid out as ``params``.
         """
@@ -418,19 +435,24 @@ class RecurrentNetwork:
         with be.scope():  # once for both passes: the passes' own entries are then free
             params_b = be.asarray(params)
             batch = self.batch(X, lengths, params_b.dtype)
+            weights = check_sample_weight(sample_weight, batch.lengths, X.shape[1],
+                                          self.return_sequences)
             loss, grad = self.batch_loss_and_grad(
                 params_b, batch, self.time_major_targets(y, params_b.dtype), dropout_rng,
-                state_grads)
+                state_grads,
+                None if weights is None else self.time_major_weights(weights, params_b.dtype))
             return loss, be.to_host(grad)
 
     # --- backend API: time-major arrays on the backend ----------------------------------
 
-    def batch_loss_and_grad(self, params, batch, y, dropout_rng=None, state_grads=None):
+    def batch_loss_and_grad(self, params, batch, y, dropout_rng=None, state_grads=None,
+                            weights=None):
         """As :meth:`loss_and_grad`, on the backend: ``params`` and the time-major targets
         ``y`` (from :meth:`time_major_targets`) are backend arrays, ``batch`` from
-        :meth:`batch`; the gradient stays on the backend."""
+        :meth:`batch`, ``weights`` None or from :meth:`time_major_weights`; the gradient
+        stays on the backend."""
         output, cache = self._forward(params, batch, dropout_rng, keep=True)
-        loss, doutput = self.backend.mse(output, y, batch, self.return_sequences)
+        loss, doutput = self.backend.mse(output, y, batch, self.return_sequences, weights)
         return loss, self._backward(params, cache, doutput, state_grads)
 
     def _dropout_mask(self, rng, shape, dtype):

@@ -10,6 +10,40 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from .validation import check_sequences, is_ragged_list
 
 
+def feature_statistics(X, lengths, weights=None):
+    """Each feature's mean and standard deviation over the valid steps of sequences.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, T, d)
+        Sequences (or per-sequence values as (n, 1, d) with lengths of one).
+    lengths : ndarray of int, shape (n,)
+        Valid steps per sequence.
+    weights : ndarray of shape (n, 1, 1) or (n, T, 1), optional
+        Weight of each sequence or step (sample weights): the statistics of data
+        weighted by k are those of the data with k copies.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (d,), float64
+        The scale is the standard deviation, or 1 where that is zero.
+    """
+    mask = np.arange(X.shape[1])[None, :] < lengths[:, None]
+    valid = X[mask].astype(np.float64)  # (steps, d)
+    w = None if weights is None else np.broadcast_to(weights[..., 0], mask.shape)[mask]
+    mean = np.average(valid, axis=0, weights=w)
+    std = np.sqrt(np.average((valid - mean) ** 2, axis=0, weights=w))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def standardized(a, mean, scale):
+    """(a - mean) / scale in ``a``'s dtype over its last axis; ``a`` itself if ``mean`` is None
+    (an estimator fitted with ``standardize=False``)."""
+    if mean is None:
+        return a
+    return (a - mean.astype(a.dtype)) / scale.astype(a.dtype)
+
+
 class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Standardise each feature of sequences over all sequences and valid time steps.
 
@@ -65,10 +99,9 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         X3, lengths = check_sequences(X, lengths, np.float64)
-        valid = X3[np.arange(X3.shape[1])[None, :] < lengths[:, None]]  # (steps, d)
-        mean, std = valid.mean(axis=0), valid.std(axis=0)
+        mean, scale = feature_statistics(X3, lengths)
         self.mean_ = mean if self.with_mean else np.zeros_like(mean)
-        self.scale_ = np.where(std > 0, std, 1.0) if self.with_std else np.ones_like(std)
+        self.scale_ = scale if self.with_std else np.ones_like(scale)
         self.n_features_in_ = X3.shape[2]
         return self
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .exceptions import TrainingDivergedError
-from .network import Batch
+from .network import Batch, StepWeights
 from .optim import move_state
 
 
@@ -23,7 +23,8 @@ def epochs(net, params, optimizer, data):
     """A function running one epoch, called as :func:`train_epoch` without its first five
     arguments.
 
-    Until the block exits, ``data`` (X (n, T, d), y, lengths (n,), host arrays), the
+    Until the block exits, ``data`` (X (n, T, d), y, lengths (n,), and the step weights
+    (n, S, 1) of :func:`~numbarnn.validation.check_sample_weight` or None: host arrays), the
     parameters and the optimizer's state live on the network's backend, with a copy of
     both as they were before the last step (:class:`LastGood`), and the network reuses
     its arrays from step to step
@@ -32,9 +33,11 @@ def epochs(net, params, optimizer, data):
     training diverges; the optimizer's state comes back to the host when the block exits.
     """
     be = net.backend
-    X, y, lengths = data
+    X, y, lengths, weights = data
     with net.reusing_memory(), be.scope():
-        on_backend = (net.batch(X, lengths, params.dtype), net.time_major_targets(y, params.dtype))
+        on_backend = (net.batch(X, lengths, params.dtype), net.time_major_targets(y, params.dtype),
+                      None if weights is None else
+                      (weights, net.time_major_weights(weights, params.dtype).values))
         move_state(optimizer, be.asarray)
         try:
             state = be.asarray(params)
@@ -101,7 +104,8 @@ def train_epoch(net, host_params, params, optimizer, good, data, batch_size, rng
         Kept up to date before every step; on divergence, ``params``, ``host_params``
         and the optimizer are set back to it.
     data : tuple
-        (Batch of every sequence, time-major targets), on the network's backend.
+        (Batch of every sequence, time-major targets, None or (host step weights (n, S, 1),
+        the same time-major on the network's backend)).
     batch_size : int
     rng : numpy.random.Generator
         Draws the batch order and the dropout masks.
@@ -120,7 +124,7 @@ def train_epoch(net, host_params, params, optimizer, good, data, batch_size, rng
         parameters and the optimizer back to the last good ones.
     """
     be = net.backend
-    every, targets = data
+    every, targets, weights = data
     n = len(every.lengths)
     order = rng.permutation(n) if shuffle else np.arange(n)
     dropout_rng = rng if net.dropout > 0 else None
@@ -131,9 +135,11 @@ def train_epoch(net, host_params, params, optimizer, good, data, batch_size, rng
         idx = order[start : start + batch_size]
         lengths = every.lengths[idx]
         part = Batch(be.take(every.x, idx), lengths, be.asarray(lengths))
+        part_weights = None if weights is None else StepWeights(
+            be.take(weights[1], idx), float(weights[0][idx].sum()))
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
             loss, grad = net.batch_loss_and_grad(params, part, be.take(targets, idx),
-                                                 dropout_rng)
+                                                 dropout_rng, weights=part_weights)
             norm = be.clip_grad_norm(grad, clip_norm if clip_norm is not None else np.inf)
         if not (np.isfinite(loss) and np.isfinite(norm)):
             _diverged(be, good, params, host_params, optimizer, epoch, batch, loss)
@@ -141,13 +147,13 @@ def train_epoch(net, host_params, params, optimizer, good, data, batch_size, rng
         optimizer.step(params, grad, be)
         if not be.all_finite(params):
             _diverged(be, good, params, host_params, optimizer, epoch, batch, loss)
-        total += loss * len(idx)
+        total += loss * (len(idx) if weights is None else part_weights.total)
         if progress is not None and time.perf_counter() - shown > 10:
             progress(batch, n_batches, total / min(start + batch_size, n))
             shown = time.perf_counter()
     if params is not host_params:  # on the CPU the backend works on the host array itself
         host_params[...] = be.to_host(params)
-    return total / n
+    return total / (n if weights is None else float(weights[0].sum()))
 
 
 def _diverged(be, good, params, host_params, optimizer, epoch, batch, loss):

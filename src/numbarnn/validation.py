@@ -199,3 +199,57 @@ def check_targets(y, X, return_sequences, dtype, lengths=None):
     if y.shape[-1] == 0:
         raise ValueError("y has 0 targets")
     return as_finite(y, dtype, "y"), ndim
+
+
+def check_sample_weight(sample_weight, lengths, T, per_step):
+    """Validate ``sample_weight`` and return it as step weights (n, S, 1) of float64, zero
+    at padded steps (S = T per step, 1 per sequence), or None when every weight is one.
+
+    Parameters
+    ----------
+    sample_weight : None, float, array-like of shape (n,), or (n, T) if ``per_step``
+        A weight per sequence (spread over its steps if ``per_step``) or, per step, one
+        per step (a list of per-sequence arrays for a ragged X); non-negative, finite,
+        not all zero.
+    lengths : ndarray of int, shape (n,)
+        Valid steps per sequence.
+    T : int
+        Steps in X.
+    per_step : bool
+        Whether the loss is over steps (``return_sequences=True``).
+
+    Raises
+    ------
+    ValueError
+        For a wrong shape, a negative, NaN or infinite weight, or weights whose sum over
+        the valid steps is zero.
+    """
+    if sample_weight is None:
+        return None
+    n = len(lengths)
+    if per_step and is_ragged_list(sample_weight):
+        sample_weight, w_lengths = pad(sample_weight, "sample_weight")
+        if len(w_lengths) == n and not np.array_equal(w_lengths, lengths):
+            raise ValueError("the sequences in sample_weight must have the lengths of those "
+                             "in X")
+        sample_weight = np.pad(sample_weight, ((0, 0), (0, T - sample_weight.shape[1])))
+    w = real_array(sample_weight, np.float64, "sample_weight")
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.ndim == 1 and w.shape == (n,):
+        w = w[:, None]
+    elif not (per_step and w.shape == (n, T)):
+        expected = f"({n},) or ({n}, {T})" if per_step else f"({n},)"
+        raise ValueError(f"sample_weight must be of shape {expected}: one weight per sequence"
+                         f"{' or per step' if per_step else ''}; got shape {w.shape}")
+    if (w < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight: weights must be "
+                         "non-negative")
+    valid = np.arange(T if per_step else 1)[None, :] < lengths[:, None]
+    w = np.broadcast_to(w, valid.shape) * valid
+    if np.array_equal(w, valid):
+        return None
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to zero over the valid steps: at least one "
+                         "weight must be positive")
+    return w[..., None]

@@ -22,7 +22,7 @@ from numbarnn.backends.cuda import recurrence
 # A cell's variants (relu, peephole, coupled, reset before) are runtime arguments of the
 # same kernels, so one signature compiles them all; the cases still mix every variant with
 # the options that change what is launched (layers, directions, dropout, per-step targets,
-# the optimizers).
+# sample weights, the optimizers).
 CASES = [
     (RNNRegressor, dict(nonlinearity="relu", bidirectional=True, num_layers=2, dropout=0.5,
                         solver="sgd", momentum=0.9, nesterov=True)),
@@ -59,10 +59,12 @@ def main(path):
         recurrence.PER_STEP_HIDDEN = 1 if per_step else 10**9
         for cls, options in CASES:
             y = rng.standard_normal((3, 2) if options.get("return_sequences") else 3)
+            # per-step sample weights for the per-step case: the weighted loss kernel
+            weights = np.abs(y) if options.get("return_sequences") else None
             for dtype in ("float32", "float64"):
                 model = cls(hidden_size=2, max_iter=1, batch_size=2, dtype=dtype, device="cuda",
                             random_state=0, **options)
-                model.fit(X, y, lengths).predict(X, lengths)
+                model.fit(X, y, lengths, sample_weight=weights).predict(X, lengths)
     with open(path, "w") as f:
         json.dump([json.loads(s) for s in sorted(seen)], f, indent=0)
 

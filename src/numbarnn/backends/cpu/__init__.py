@@ -185,10 +185,14 @@ class CPUBackend:
         dbias[...] = rows_out.sum(axis=0)
         return doutput @ weight
 
-    def mse(self, output, target, batch, per_step):
+    def mse(self, output, target, batch, per_step, weights=None):
         """Mean squared error over (S, B, k) outputs (over the valid steps of ``batch``, a
         :class:`~numbarnn.network.Batch`, if ``per_step``) and its gradient; see
-        :func:`numbarnn.losses.mse`."""
+        :func:`numbarnn.losses.mse`. ``weights``, if given, is a
+        :class:`~numbarnn.network.StepWeights` whose values (S, B, 1) are zero at padded
+        steps."""
+        if weights is not None:
+            return mse(output, target, weights.values, weights.total)
         mask = self._valid(output.shape[0], batch.lengths)[..., 0] if per_step else None
         return mse(output, target, mask)
 

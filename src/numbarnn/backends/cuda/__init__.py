@@ -164,14 +164,20 @@ class CUDABackend:
         products.column_sums(rows_out, out=dbias)
         return matmul(rows_out, weight).reshape(features.shape)
 
-    def mse(self, output, target, batch, per_step):
+    def mse(self, output, target, batch, per_step, weights=None):
         """As the CPU's; the loss is read back to the host (one number)."""
         S, B, k = output.shape
-        count = (int(batch.lengths.sum()) if per_step else B) * k
+        count = (weights.total if weights is not None
+                 else int(batch.lengths.sum()) if per_step else B) * k
+        scale = 2.0 / count if count > 0 else 0.0  # 0: every weight of the batch is zero
         doutput = cuda.device_array_like(output)
         total = cuda.to_device(np.zeros(1))
-        products.squared_error(output, target, batch.on_backend, per_step, 2.0 / count, doutput,
-                               total)
+        if weights is None:
+            products.squared_error(output, target, batch.on_backend, per_step, scale, doutput,
+                                   total)
+        else:
+            products.weighted_squared_error(output, target, weights.values, scale, doutput,
+                                            total)
         return float(total.copy_to_host()[0]), doutput
 
     # --- the optimizer's step ---------------------------------------------------------

@@ -252,3 +252,30 @@ def squared_error(output, target, lengths, per_step, scale, doutput, out):
     """See :func:`_squared_error`."""
     _squared_error[min(blocks(output.size), 1024), MAX_THREADS](output, target, lengths,
                                                                per_step, scale, doutput, out)
+
+
+@cuda.jit
+def _weighted_squared_error(output, target, weight, scale, doutput, out):
+    """As :func:`_squared_error`, each (t, b) weighted by ``weight[t, b, 0]`` (zero at
+    padded steps): doutput = scale * weight * (output - target); out[0] += scale / 2 times
+    the weighted sum of the squared differences."""
+    partial = cuda.shared.array(MAX_THREADS, np.float64)
+    tid = cuda.threadIdx.x
+    T, B, K = output.shape
+    total = 0.0
+    for i in range(cuda.grid(1), output.size, cuda.gridsize(1)):
+        t, b, j = i // (B * K), i // K % B, i % K
+        diff = output[t, b, j] - target[t, b, j]
+        weighted = diff * weight[t, b, 0]
+        doutput[t, b, j] = weighted * scale
+        total += weighted * diff
+    partial[tid] = total * (scale / 2)
+    _tree_sum(partial, tid)
+    if tid == 0:
+        cuda.atomic.add(out, 0, partial[0])
+
+
+def weighted_squared_error(output, target, weight, scale, doutput, out):
+    """See :func:`_weighted_squared_error`."""
+    _weighted_squared_error[min(blocks(output.size), 1024), MAX_THREADS](
+        output, target, weight, scale, doutput, out)
