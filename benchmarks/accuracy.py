@@ -6,12 +6,13 @@ the windows, in time order, are the test set), the adding problem and delayed re
 Models: RNN, LSTM and GRU with default parameters; RidgeCV and a random forest on the
 flattened window, and the training mean; PyTorch's
 ``nn.RNN``/``nn.LSTM``/``nn.GRU`` with the same hidden size, Adam, learning rate, batch
-size, clipping and ``max_iter`` epochs (no stopping), when torch is installed. Inputs and
-targets are standardised with training statistics unless ``--raw``; RMSE is reported in the
-target's units, as mean ± sd over seeds, with fit seconds.
+size, clipping and ``max_iter`` epochs (no stopping), when torch is installed. numbarnn
+gets the data as it is (its estimators standardise it, ``standardize=True``); PyTorch gets
+inputs and targets standardised with training statistics. RMSE is reported in the target's units, as
+mean ± sd over seeds, with fit seconds.
 
     python benchmarks/accuracy.py [--seeds 5] [--tasks sunspots adding ...]
-        [--params '{"n_iter_no_change": 50}'] [--raw] [--no-torch] [--json FILE]
+        [--params '{"n_iter_no_change": 10}'] [--no-torch] [--json FILE]
 """
 
 import argparse
@@ -58,23 +59,19 @@ def rmse(prediction, y):
     return float(np.sqrt(np.nanmean((np.asarray(prediction) - y) ** 2)))
 
 
-def numbarnn_fits(task, seed, params, raw):
+def numbarnn_fits(task, seed, params):
     X, y, Xt, yt = task
     per_step = y.ndim == 2 and X.shape[1] == y.shape[1]
     rows = {}
     for name, cls in CELLS.items():
         model = cls(random_state=seed, return_sequences=per_step, **params)
-        if raw:
-            Xs, ys, Xts, back = X, y, Xt, lambda p: p
-        else:
-            Xs, ys, Xts, back = standardise(X, y, Xt)
-        model.partial_fit(Xs[:2], ys[:2]).predict(Xts[:2])  # compile (cached) off the clock
+        model.partial_fit(X[:2], y[:2]).predict(Xt[:2])  # compile (cached) off the clock
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(Xs, ys)
+            model.fit(X, y)
         seconds = time.perf_counter() - start
-        rows[f"numbarnn {name}"] = (rmse(back(model.predict(Xts)), yt), seconds, model.n_iter_)
+        rows[f"numbarnn {name}"] = (rmse(model.predict(Xt), yt), seconds, model.n_iter_)
     return rows
 
 
@@ -93,14 +90,14 @@ def baseline_fits(task, seed):
     return rows
 
 
-def torch_fits(task, seed, params, raw):
+def torch_fits(task, seed, params):
     """The same networks in a plain PyTorch loop, for max_iter epochs."""
     import torch
 
     torch.set_num_threads(2)
     X, y, Xt, yt = task
     per_step = y.ndim == 2 and X.shape[1] == y.shape[1]
-    Xs, ys, Xts, back = (X, y, Xt, lambda p: p) if raw else standardise(X, y, Xt)
+    Xs, ys, Xts, back = standardise(X, y, Xt)
     defaults = GRURegressor(**params)
     hidden, epochs, batch = defaults.hidden_size, defaults.max_iter, defaults.batch_size
     Xs, ys = torch.tensor(Xs, dtype=torch.float32), torch.tensor(ys, dtype=torch.float32)
@@ -139,7 +136,6 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tasks", nargs="+", default=[*SERIES, *LONG_RANGE])
     parser.add_argument("--params", default="{}", help="numbarnn parameters, as JSON")
-    parser.add_argument("--raw", action="store_true", help="no standardisation")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--json", help="write every run's figures here")
     args = parser.parse_args()
@@ -153,15 +149,14 @@ def main():
     for task_name in args.tasks:
         for seed in range(args.seeds):
             task = make_task(task_name, seed)
-            rows = {**numbarnn_fits(task, seed, params, args.raw), **baseline_fits(task, seed)}
+            rows = {**numbarnn_fits(task, seed, params), **baseline_fits(task, seed)}
             if use_torch:
-                rows.update(torch_fits(task, seed, params, args.raw))
+                rows.update(torch_fits(task, seed, params))
             runs += [dict(task=task_name, seed=seed, model=m, rmse=r, seconds=s, epochs=e)
                      for m, (r, s, e) in rows.items()]
             print(f"{task_name} seed {seed}: " + ", ".join(
                 f"{m} {r:.4g}" for m, (r, _, _) in rows.items()), flush=True)
-    print(f"\nnumbarnn parameters: {params}; {'raw' if args.raw else 'standardised'} data; "
-          f"{args.seeds} seeds\n")
+    print(f"\nnumbarnn parameters: {params}; {args.seeds} seeds\n")
     print("| task | model | test RMSE (mean ± sd) | fit s | epochs |")
     print("|---|---|---|---|---|")
     for task_name in args.tasks:
@@ -173,8 +168,24 @@ def main():
                   f"{np.mean([r['seconds'] for r in mine]):.2f} | "
                   f"{np.mean([r['epochs'] for r in mine]):.0f} |")
     if args.json:
+        import datetime
+        import platform
+
+        import numba
+
+        import numbarnn
+        meta = {"date": datetime.date.today().isoformat(), "machine": platform.processor()
+                or platform.machine(), "numbarnn": numbarnn.__version__,
+                "numba": numba.__version__, "seeds": args.seeds, "params": params,
+                "torch": _torch_version() if use_torch else None}
         with open(args.json, "w") as f:
-            json.dump({"params": params, "raw": args.raw, "runs": runs}, f, indent=1)
+            json.dump({**meta, "runs": runs}, f, indent=1)
+
+
+def _torch_version():
+    import torch
+
+    return torch.__version__
 
 
 if __name__ == "__main__":

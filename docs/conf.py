@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import re
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -102,14 +103,22 @@ def _ms(value):
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
+def _results(pattern, name, missing):
+    """The generated file ``name`` and the result files matching ``pattern``, sorted; with
+    none, the file says ``missing`` and a warning is logged."""
+    out = DOCS / "generated" / name
+    out.parent.mkdir(exist_ok=True)
+    files = sorted((ROOT / "benchmarks" / "results").glob(pattern))
+    if not files:
+        logger.warning(f"no benchmarks/results/{pattern} to show on the performance page")
+        out.write_text(f"{missing} are recorded.\n")
+    return out, files
+
+
 def write_benchmark_table(app):
     """Write the newest ``benchmarks/results/cpu-*.json`` as a table for performance.rst."""
-    out = DOCS / "generated" / "benchmark_cpu.rst.inc"
-    out.parent.mkdir(exist_ok=True)
-    files = sorted((ROOT / "benchmarks" / "results").glob("cpu-*.json"))
+    out, files = _results("cpu-*.json", "benchmark_cpu.rst.inc", "No CPU benchmark results")
     if not files:
-        logger.warning("no benchmarks/results/cpu-*.json to show on the performance page")
-        out.write_text("No CPU benchmark results are recorded.\n")
         return
     runs = {path: json.loads(path.read_text()) for path in files}
     path = max(files, key=lambda p: (runs[p]["date"], runs[p].get("recorded", ""), p.name))
@@ -157,6 +166,46 @@ def write_benchmark_table(app):
         out.write_text(text)
 
 
+def write_accuracy_table(app):
+    """Write the newest ``benchmarks/results/accuracy-*.json`` (``benchmarks/accuracy.py``)
+    as tables of test RMSE and fit seconds for performance.rst."""
+    out, files = _results("accuracy-*.json", "accuracy.rst.inc", "No accuracy results")
+    if not files:
+        return
+    path = files[-1]
+    run = json.loads(path.read_text())
+    tasks = list(dict.fromkeys(r["task"] for r in run["runs"]))
+    models = list(dict.fromkeys(r["model"] for r in run["runs"]))
+
+    def cell(task, model, key):
+        values = [r[key] for r in run["runs"] if r["task"] == task and r["model"] == model]
+        if not values:
+            return "—"
+        mean, sd = sum(values) / len(values), statistics.pstdev(values)
+        return f"{mean:.3g} ± {sd:.2g}" if key == "rmse" else f"{mean:.2f}"
+
+    lines = [f"Recorded on {run['date']} (``benchmarks/results/{path.name}``), "
+             f"{run['seeds']} seeds, numba {run['numba']}, PyTorch {run['torch']}; numbarnn "
+             f"with its default parameters{_except(run['params'])}.",
+             ""]
+    for key, title in (("rmse", "Test RMSE (mean ± sd over seeds; lower is better)"),
+                       ("seconds", "Fit seconds (mean over seeds)")):
+        lines += [f".. list-table:: {title}", "   :header-rows: 1", "",
+                  "   * - model"] + [f"     - {task}" for task in tasks]
+        for model in models:
+            lines.append(f"   * - {model}")
+            lines.extend(f"     - {cell(task, model, key)}" for task in tasks)
+        lines.append("")
+    text = "\n".join(lines) + "\n"
+    if not out.exists() or out.read_text() != text:
+        out.write_text(text)
+
+
+def _except(params):
+    changed = {k: v for k, v in params.items() if k != "n_threads"}
+    return f" except {changed}" if changed else ""
+
+
 def _documented_object(fullname):
     module, _, attribute = fullname.rpartition(".")
     try:
@@ -196,4 +245,5 @@ def check_api_coverage(app, env):
 def setup(app):
     app.connect("autodoc-skip-member", skip_sklearn_machinery)
     app.connect("builder-inited", write_benchmark_table)
+    app.connect("builder-inited", write_accuracy_table)
     app.connect("env-check-consistency", check_api_coverage)

@@ -46,6 +46,22 @@ def test_a_plateau_no_longer_than_n_iter_no_change_never_stops_training(data, pa
     assert np.ptp(model.loss_curve_) < 1e-6
 
 
+def test_early_stopping_auto_holds_out_the_last_sequences_when_there_are_enough():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4, 1))
+    y = X[:, -1, 0]
+    model = small(max_iter=2).fit(X, y)  # 6 held out: early stopping on
+    assert model.t_ == 2 * 54 and len(model.validation_scores_) == 2 and model.best_loss_ is None
+    best = model.params_.copy()
+    assert model.score(X[54:], y[54:]) == pytest.approx(model.best_validation_score_, rel=1e-6)
+    few = small(max_iter=2).fit(X[:44], y[:44])  # 4 would be held out: off, trains on all
+    assert few.t_ == 2 * 44 and few.validation_scores_ is None and few.best_loss_ is not None
+    given = small(max_iter=2).fit(X[:44], y[:44], validation_data=(X[44:], y[44:]))
+    assert given.t_ == 2 * 44 and len(given.validation_scores_) == 2
+    off = small(max_iter=2, early_stopping=False).fit(X, y)
+    assert off.t_ == 2 * 60 and not np.array_equal(off.params_, best)
+
+
 def test_the_default_patience_outlasts_a_long_plateau(data):
     X, y = data
     model = small(learning_rate_init=1e-12, max_iter=1000).fit(X, y)
@@ -109,7 +125,8 @@ def test_last_split_holds_out_the_last_sequences_and_trains_on_the_rest_only(dat
     other = small(early_stopping=True, validation_split="last", validation_fraction=0.25,
                   max_iter=1).fit(X, future)
     np.testing.assert_array_equal(other.params_, model.params_)
-    shuffled = small(early_stopping=True, validation_fraction=0.25, max_iter=1).fit(X, future)
+    shuffled = small(early_stopping=True, validation_split="random", validation_fraction=0.25,
+                     max_iter=1).fit(X, future)
     assert not np.array_equal(shuffled.params_, model.params_)  # 'random' mixes them
 
 

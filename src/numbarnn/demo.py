@@ -87,8 +87,10 @@ def fit_cells(task, settings):
     """Fit each cell with the same budget; return table rows and the fitted models."""
     rows, models = [], {}
     for name, cls in CELLS.items():
+        # the data is scaled above, for every model alike: PyTorch's cells see what these see
         model = cls(hidden_size=settings.hidden_size, learning_rate_init=settings.learning_rate,
-                    batch_size=settings.batch_size, random_state=settings.seed)
+                    batch_size=settings.batch_size, random_state=settings.seed,
+                    standardize=False)
         # compile (or load from Numba's cache) before the clock starts: fit seconds are training
         clone(model).partial_fit(task.X_train[:2], task.y_train[:2]).predict(task.X_test[:2])
         start = time.perf_counter()

@@ -31,6 +31,8 @@ from .optim import SGD, Adam, AdamW
 from .preprocessing import feature_statistics, standardized
 from .validation import check_sample_weight, check_sequences, check_targets, real_array
 
+AUTO_VALIDATION_SEQUENCES = 5  # early_stopping='auto' holds out at least this many
+
 
 class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """The estimator shared by the three cells; subclasses define ``_cell()``."""
@@ -53,9 +55,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         "shuffle": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "validation_split": [StrOptions({"random", "last"})],
+        "validation_split": [StrOptions({"last", "random"})],
         "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [StrOptions({"cpu", "cuda"})],
@@ -124,7 +126,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _reset(self, network, n_features, n_outputs, y_ndim, rng):
+    def _reset(self, network, n_features, n_outputs, y_ndim, rng, early_stopping=False):
         """Fresh fitted state, as MLPRegressor's ``_initialize``."""
         self._rng = rng
         self.network_ = network
@@ -138,7 +140,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self._lr_factor = 1.0
         self.__dict__.pop("_best_params", None)
         self.validation_scores_, self.best_validation_score_ = None, None
-        self.best_loss_ = None if self.early_stopping else np.inf
+        self.best_loss_ = None if early_stopping else np.inf
 
     # --- fitting --------------------------------------------------------------------
 
@@ -164,8 +166,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         validation_data : tuple, optional
             ``(X_val, y_val)``, ``(X_val, y_val, lengths_val)`` or ``(X_val, y_val,
             lengths_val, sample_weight_val)``: sequences scored (R²) after every
-            epoch into ``validation_scores_``; with ``early_stopping`` they, rather
-            than a split of X, decide when to stop and which weights to keep.
+            epoch into ``validation_scores_``. With ``early_stopping`` True or
+            'auto' they, rather than a split of X, decide when to stop and which
+            weights to keep; with False they are only recorded.
 
         Returns
         -------
@@ -270,10 +273,11 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                          None if reset else self.n_features_in_)
         X, y = train[:2]
         _warn_if_transposed(X)
+        early_stopping = self._early_stopping(len(X), validation_data, incremental)
         valid = None
         if validation_data is not None:
             valid = self._check_validation_data(validation_data, X.shape[2], y.shape[-1])
-        elif self.early_stopping and not incremental:
+        elif early_stopping:
             train, valid = self._validation_split(*train)
         network = self._make_network(X.shape[2], y.shape[-1])  # a missing GPU is reported here
         changed = [] if reset else network.differences(self.network_)
@@ -285,7 +289,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         with threads.limit(self.n_threads):
             if reset:
-                self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng())
+                self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng(),
+                            early_stopping)
                 if self.standardize:
                     self._learn_scaling(*train)
             train = self._standardized(*train)
@@ -296,7 +301,19 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self._optimizer = self._continued_optimizer(incremental)
             if valid is not None and self.validation_scores_ is None:
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
-            self._run_epochs(train, valid, 1 if incremental else self.max_iter, incremental)
+            self._run_epochs(train, valid, 1 if incremental else self.max_iter, incremental,
+                             early_stopping)
+
+    def _early_stopping(self, n, validation_data, incremental):
+        """Whether this fit stops on validation R² and keeps the best weights: as asked, or
+        with 'auto', when validation data is given or ``validation_fraction`` of the ``n``
+        sequences is at least ``AUTO_VALIDATION_SEQUENCES``."""
+        if incremental:
+            return False
+        if self.early_stopping == "auto":
+            n_valid = round(self.validation_fraction * n)
+            return validation_data is not None or AUTO_VALIDATION_SEQUENCES <= n_valid < n
+        return bool(self.early_stopping)
 
     def _learn_scaling(self, X, y, lengths, weights):
         """Each input feature's and each target's mean and standard deviation over the
@@ -356,9 +373,9 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return tuple(None if a is None else a[t] for a in (X, y, lengths, weights)), tuple(
             None if a is None else a[v] for a in (X, y, lengths, weights))
 
-    def _run_epochs(self, train, valid, epochs, incremental):
+    def _run_epochs(self, train, valid, epochs, incremental, early_stopping):
         with training.epochs(self.network_, self.params_, self._optimizer, train) as run_epoch:
-            self._epochs(run_epoch, len(train[0]), valid, epochs, incremental)
+            self._epochs(run_epoch, len(train[0]), valid, epochs, incremental, early_stopping)
 
     def _learning_rate(self, epoch):
         """The step size of ``epoch`` (0-based, of this fit; of the estimator's life in
@@ -368,8 +385,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             return self.learning_rate_init * 0.5 * (1 + math.cos(math.pi * epoch / self.max_iter))
         return self.learning_rate_init * self._lr_factor
 
-    def _epochs(self, run_epoch, n_train, valid, epochs, incremental):
-        monitor_validation = valid is not None and self.early_stopping
+    def _epochs(self, run_epoch, n_train, valid, epochs, incremental, early_stopping):
+        monitor_validation = valid is not None and early_stopping
         for epoch in range(epochs):
             start = time.perf_counter()
             self._optimizer.lr = self._learning_rate(self.n_iter_ if incremental else epoch)
@@ -865,20 +882,25 @@ _COMMON_PARAMETERS = """
         Stop after this many epochs in a row without improvement (of the
         training loss, or of the validation R² with ``early_stopping``). Larger
         than MLPRegressor's 10: a mini-batch loss is noisy, and recurrent networks
-        often sit on a plateau for tens of epochs before they learn a long-range
-        dependence (see the user guide's page on training).
-    early_stopping : bool, default=False
+        sit on plateaus and keep improving slowly for many epochs (measured in
+        the user guide's page on training).
+    early_stopping : bool or 'auto', default='auto'
         Monitor the R² of validation sequences (``validation_fraction`` of the
         training sequences, split by ``validation_split``, or ``validation_data``
         given to :meth:`fit`): stop when it stops improving and keep the best
-        epoch's weights.
+        epoch's weights. 'auto' does so when ``validation_data`` is given or the
+        held-out part would hold at least 5 sequences (50 with the default
+        fraction), and trains on every sequence otherwise. MLPRegressor's default
+        is False; here measurements on real series chose 'auto' (see the user
+        guide's page on training).
     validation_fraction : float, default=0.1
         Share of sequences held out for early stopping.
-    validation_split : {'random', 'last'}, default='random'
-        How to hold them out: at random (sequences that are independent samples),
-        or the last ones in the order given (windows cut from one series: the
-        validation part then lies after the training part, and no future value
-        is trained on).
+    validation_split : {'last', 'random'}, default='last'
+        How to hold them out: the last ones in the order given (windows cut from
+        one series: the validation part then lies after the training part, and no
+        future value is trained on), or at random (drawn with ``random_state``),
+        for sequences that are independent samples stored in some order (for
+        instance sorted by target).
     clip_norm : float or None, default=1.0
         Clip the gradient's global L2 norm to this value; None turns clipping off.
     dtype : {'float32', 'float64'}, default='float32'
@@ -925,10 +947,10 @@ _COMMON_PARAMETERS = """
     params_ : ndarray
         The weights, one flat vector in ``network_.layout`` (see :meth:`state_dict`
         for them by name).
-    input_mean_, input_scale_ : ndarray of shape (n_features_in_,) or None
+    input_mean_, input_scale_ : ndarray of shape ``(n_features_in_,)`` or None
         Mean and standard deviation (1 where zero) of each input feature, with
         ``standardize``; None without.
-    target_mean_, target_scale_ : ndarray of shape (n_outputs_,) or None
+    target_mean_, target_scale_ : ndarray of shape ``(n_outputs_,)`` or None
         The same for each target.
 
     Notes
@@ -960,7 +982,7 @@ class RNNRegressor(_SequenceRegressor):
                  dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
                  learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
                  batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
-                 early_stopping=False, validation_fraction=0.1, validation_split="random",
+                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
                  standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
                  random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
@@ -993,8 +1015,8 @@ class LSTMRegressor(_SequenceRegressor):
                  num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
                  solver="adam", learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
                  nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
-                 tol=1e-4, n_iter_no_change=50, early_stopping=False, validation_fraction=0.1,
-                 validation_split="random", standardize=True, clip_norm=1.0, dtype="float32",
+                 tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
+                 validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
                  device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
@@ -1031,7 +1053,7 @@ class GRURegressor(_SequenceRegressor):
                  dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
                  learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
                  batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
-                 early_stopping=False, validation_fraction=0.1, validation_split="random",
+                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
                  standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
                  random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
