@@ -1003,7 +1003,11 @@ class LSTMRegressor(_SequenceRegressor):
     coupled : bool, default=False
         Coupled input and forget gates, i = 1 - f.
     forget_bias : float or None, default=1.0
-        Initial bias of the forget gate (None: PyTorch's uniform initialisation).""" + \
+        Initial bias of the forget gate (None: PyTorch's uniform initialisation).
+        1.0 keeps the cell state through more steps at the start (Jozefowicz et al.
+        2015); measured, it lowers the error on the adding problem at T = 100 by
+        15 %, while 0.0 did better on short windows of real series (the
+        performance page has the figures).""" + \
         _COMMON_PARAMETERS
 
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,

@@ -172,12 +172,9 @@ class CUDABackend:
         scale = 2.0 / count if count > 0 else 0.0  # 0: every weight of the batch is zero
         doutput = cuda.device_array_like(output)
         total = cuda.to_device(np.zeros(1))
-        if weights is None:
-            products.squared_error(output, target, batch.on_backend, per_step, scale, doutput,
-                                   total)
-        else:
-            products.weighted_squared_error(output, target, weights.values, scale, doutput,
-                                            total)
+        products.squared_error(output, target, batch.on_backend, per_step,
+                               None if weights is None else weights.values, scale, doutput,
+                               total)
         return float(total.copy_to_host()[0]), doutput
 
     # --- the optimizer's step ---------------------------------------------------------

@@ -227,10 +227,11 @@ def take(src, idx):
 
 
 @cuda.jit
-def _squared_error(output, target, lengths, per_step, scale, doutput, out):
-    """doutput = scale * (output - target) over (T, B, k) (zero at padded steps if
-    ``per_step``); out[0] += scale / 2 times the sum of the squared differences, per
-    block in a tree, one atomic per block."""
+def _squared_error(output, target, lengths, per_step, weight, weighted, scale, doutput, out):
+    """doutput = scale * w * (output - target) over (T, B, k), with w = 0 at padded steps if
+    ``per_step``, else ``weight[t, b, 0]`` if ``weighted`` (sample weights), else 1;
+    out[0] += scale / 2 times the sum of w * (output - target)**2, per block in a tree, one
+    atomic per block."""
     partial = cuda.shared.array(MAX_THREADS, np.float64)
     tid = cuda.threadIdx.x
     T, B, K = output.shape
@@ -240,42 +241,21 @@ def _squared_error(output, target, lengths, per_step, scale, doutput, out):
         diff = output[t, b, j] - target[t, b, j]
         if per_step and t >= lengths[b]:
             diff = ZERO
-        doutput[t, b, j] = diff * scale
-        total += diff * diff
+            scaled = ZERO
+        elif weighted:
+            scaled = diff * weight[t, b, 0]
+        else:
+            scaled = diff
+        doutput[t, b, j] = scaled * scale
+        total += scaled * diff
     partial[tid] = total * (scale / 2)
     _tree_sum(partial, tid)
     if tid == 0:
         cuda.atomic.add(out, 0, partial[0])
 
 
-def squared_error(output, target, lengths, per_step, scale, doutput, out):
-    """See :func:`_squared_error`."""
-    _squared_error[min(blocks(output.size), 1024), MAX_THREADS](output, target, lengths,
-                                                               per_step, scale, doutput, out)
-
-
-@cuda.jit
-def _weighted_squared_error(output, target, weight, scale, doutput, out):
-    """As :func:`_squared_error`, each (t, b) weighted by ``weight[t, b, 0]`` (zero at
-    padded steps): doutput = scale * weight * (output - target); out[0] += scale / 2 times
-    the weighted sum of the squared differences."""
-    partial = cuda.shared.array(MAX_THREADS, np.float64)
-    tid = cuda.threadIdx.x
-    T, B, K = output.shape
-    total = 0.0
-    for i in range(cuda.grid(1), output.size, cuda.gridsize(1)):
-        t, b, j = i // (B * K), i // K % B, i % K
-        diff = output[t, b, j] - target[t, b, j]
-        weighted = diff * weight[t, b, 0]
-        doutput[t, b, j] = weighted * scale
-        total += weighted * diff
-    partial[tid] = total * (scale / 2)
-    _tree_sum(partial, tid)
-    if tid == 0:
-        cuda.atomic.add(out, 0, partial[0])
-
-
-def weighted_squared_error(output, target, weight, scale, doutput, out):
-    """See :func:`_weighted_squared_error`."""
-    _weighted_squared_error[min(blocks(output.size), 1024), MAX_THREADS](
-        output, target, weight, scale, doutput, out)
+def squared_error(output, target, lengths, per_step, weight, scale, doutput, out):
+    """See :func:`_squared_error`; ``weight`` (T, B, 1) or None."""
+    _squared_error[min(blocks(output.size), 1024), MAX_THREADS](
+        output, target, lengths, per_step, target if weight is None else weight,
+        weight is not None, scale, doutput, out)
