@@ -4,6 +4,7 @@ The three differ only in their cell; everything else lives in one base class.
 """
 
 import copy
+import functools
 import math
 import time
 import warnings
@@ -239,14 +240,15 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _fitted_state(self):
-        params = self.get_params(deep=False)
+        params = _parameter_names(type(self))
         return {k: v for k, v in vars(self).items() if k not in params}
 
     def _working_copy(self):
         """A shallow copy with its own copy of the fitted state (the parameters, such as a
-        ``random_state`` generator, stay shared: a fit draws from the user's generator)."""
+        ``random_state`` generator, stay shared: a fit draws from the user's generator).
+        The fitted network is shared too: training replaces it, never changes it."""
         work = copy.copy(self)
-        vars(work).update(copy.deepcopy(self._fitted_state()))
+        vars(work).update({k: _own_copy(v) for k, v in self._fitted_state().items()})
         return work
 
     def _take_state(self, work):
@@ -677,6 +679,26 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                          for name in _SCALING}}
         io.write(path, self.state_dict(), {"class": type(self).__name__, "params": params,
                                            "attributes": attributes})
+
+
+def _own_copy(value):
+    """A copy of a fitted attribute that training may change: arrays and the lists of
+    numbers copied, the network shared (training replaces it, never changes it), anything
+    else (the optimizer, the random generator) deep-copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, RecurrentNetwork):
+        return value
+    return copy.deepcopy(value)
+
+
+@functools.cache
+def _parameter_names(cls):
+    """The names of an estimator class's parameters (``get_params`` inspects the signature
+    at every call)."""
+    return frozenset(cls._get_param_names())
 
 
 def _warn_if_transposed(X):
