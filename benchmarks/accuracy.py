@@ -77,10 +77,10 @@ def numbarnn_fits(task, seed, params):
 
 def baseline_fits(task, seed):
     X, y, Xt, yt = task
-    if y.ndim == 2 and X.shape[1] == y.shape[1]:  # per step: no window baseline
-        return {"training mean": (rmse(np.full_like(yt, y.mean()), yt), 0.0, 0)}
-    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
     rows = {"training mean": (rmse(np.full_like(yt, y.mean()), yt), 0.0, 0)}
+    if y.ndim == 2 and X.shape[1] == y.shape[1]:  # per step: no window baseline
+        return rows
+    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
     for name, model in (
             ("RidgeCV", make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))),
             ("random forest", RandomForestRegressor(random_state=seed, n_jobs=1))):

@@ -256,15 +256,12 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             delattr(self, key)
         vars(self).update(work._fitted_state())
 
-    def _check_data(self, X, y, lengths, sample_weight, n_features):
-        """Validated (X, y, lengths, step weights) to train on, and y's ndim."""
-        dtype = np.dtype(self.dtype)
-        X, lengths = check_sequences(X, lengths, dtype, n_features)
-        y, y_ndim = check_targets(y, X, self.return_sequences, dtype, lengths)
+    def _check_data(self, X, y, lengths, sample_weight, n_features, y_dtype):
+        """Validated (X, y, lengths, step weights) of training or validation sequences with
+        ``n_features`` features (None: any), and y's ndim."""
+        X, lengths = check_sequences(X, lengths, np.dtype(self.dtype), n_features)
+        y, y_ndim = check_targets(y, X, self.return_sequences, y_dtype, lengths)
         weights = check_sample_weight(sample_weight, lengths, X.shape[1], self.return_sequences)
-        if n_features is not None and y.shape[-1] != self.n_outputs_:
-            raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
-                             f"{self.n_outputs_}")
         return (X, y, lengths, weights), y_ndim
 
     def _train(self, X, y, lengths, sample_weight, validation_data, incremental):
@@ -272,8 +269,11 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         reset = not fitted or not (incremental or self.warm_start)
         dtype = np.dtype(self.dtype)
         train, y_ndim = self._check_data(X, y, lengths, sample_weight,
-                                         None if reset else self.n_features_in_)
+                                         None if reset else self.n_features_in_, dtype)
         X, y = train[:2]
+        if not reset and y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
+                             f"{self.n_outputs_}")
         _warn_if_transposed(X)
         early_stopping = self._early_stopping(len(X), validation_data, incremental)
         valid = None
@@ -313,9 +313,13 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if incremental:
             return False
         if self.early_stopping == "auto":
-            n_valid = round(self.validation_fraction * n)
-            return validation_data is not None or AUTO_VALIDATION_SEQUENCES <= n_valid < n
+            return (validation_data is not None
+                    or AUTO_VALIDATION_SEQUENCES <= self._n_held_out(n) < n)
         return bool(self.early_stopping)
+
+    def _n_held_out(self, n):
+        """How many of ``n`` sequences the validation split holds out."""
+        return int(round(self.validation_fraction * n))
 
     def _learn_scaling(self, X, y, lengths, weights):
         """Each input feature's and each target's mean and standard deviation over the
@@ -338,17 +342,15 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                              f"got {type(validation_data).__name__}"
                              + (f" of {len(validation_data)} items"
                                 if isinstance(validation_data, (tuple, list)) else ""))
-        X, y, lengths, weights = (*validation_data, None, None)[:4]
         try:
-            X, lengths = check_sequences(X, lengths, np.dtype(self.dtype), n_features)
-            y, _ = check_targets(y, X, self.return_sequences, np.float64, lengths)
-            weights = check_sample_weight(weights, lengths, X.shape[1], self.return_sequences)
+            valid, _ = self._check_data(*(*validation_data, None, None)[:4], n_features,
+                                        np.float64)
         except (TypeError, ValueError) as err:
             raise type(err)(f"validation_data: {err}") from None
-        if y.shape[-1] != n_outputs:
-            raise ValueError(f"validation_data: y has {y.shape[-1]} targets, but the training "
-                             f"y has {n_outputs}")
-        return X, y, lengths, weights
+        if valid[1].shape[-1] != n_outputs:
+            raise ValueError(f"validation_data: y has {valid[1].shape[-1]} targets, but the "
+                             f"training y has {n_outputs}")
+        return valid
 
     def _continued_optimizer(self, incremental):
         """A new optimizer from the current parameters; in ``partial_fit`` it takes over
@@ -362,7 +364,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def _validation_split(self, X, y, lengths, weights):
         """Hold out ``validation_fraction`` of the sequences: at random, or the last ones."""
-        n_valid = int(round(self.validation_fraction * len(X)))
+        n_valid = self._n_held_out(len(X))
         if n_valid < 1 or n_valid >= len(X):
             raise ValueError(f"early_stopping needs at least one training and one validation "
                              f"sequence; validation_fraction={self.validation_fraction} of "

@@ -10,7 +10,7 @@ def mse(output, target, weight=None, total=None):
     ----------
     output, target : ndarray of shape (B, k) or (S, B, k)
         Network output and target.
-    weight : ndarray of shape (B,) or (S, B), optional
+    weight : ndarray of shape (B, 1) or (S, B, 1), optional
         Weight of each output vector (a bool mask of the valid steps, or sample
         weights that are zero at padded steps); zero-weighted values neither enter
         the mean nor receive a gradient.
@@ -29,8 +29,7 @@ def mse(output, target, weight=None, total=None):
     if weight is None:
         weighted, count = diff, diff.size
     else:
-        weighted = diff * weight.reshape(weight.shape[: diff.ndim - 1] + (1,)).astype(
-            diff.dtype, copy=False)
+        weighted = diff * weight
         count = (float(weight.sum()) if total is None else total) * diff.shape[-1]
     if count == 0:  # every weight of the batch is zero
         return 0.0, np.zeros_like(diff)

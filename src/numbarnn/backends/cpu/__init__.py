@@ -193,7 +193,7 @@ class CPUBackend:
         steps."""
         if weights is not None:
             return mse(output, target, weights.values, weights.total)
-        mask = self._valid(output.shape[0], batch.lengths)[..., 0] if per_step else None
+        mask = self._valid(output.shape[0], batch.lengths) if per_step else None
         return mse(output, target, mask)
 
     # --- the optimizer's step ---------------------------------------------------------
