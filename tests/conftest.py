@@ -53,6 +53,11 @@ SIMULATED = {
     "test_state_gradients_match_perturbed_states": [{"name": "lstm-peephole",
                                                      "return_sequences": False}],
     "test_weighted_loss_gradient_matches_finite_differences": None,
+    "test_classification_loss_gradient_matches_finite_differences": [
+        {"return_sequences": True, "weighted": True},
+        {"return_sequences": False, "weighted": False}],
+    "test_classification_losses_match_torch": [{"loss": "cross_entropy",
+                                                "return_sequences": True}],
     "test_fit_on_the_device_is_the_fit_on_the_cpu": None,
     "test_float32_fit_on_the_device_is_the_fit_on_the_cpu": None,
     "test_divergence_restores_last_good_weights": None,

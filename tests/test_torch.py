@@ -34,7 +34,20 @@ def torch_twin(net, params):
     return rnn, head
 
 
-def torch_loss(net, rnn, head, X, y, lengths):
+def torch_criterion(net, pred, y, mask=None, class_weight=None):
+    """PyTorch's loss of the network's kind on (N, k) outputs, rows selected by ``mask``."""
+    y = torch.tensor(y)
+    if mask is not None:
+        pred, y = pred[mask], y[mask]
+    if net.loss == "cross_entropy":
+        weight = None if class_weight is None else torch.tensor(class_weight)
+        return nn.CrossEntropyLoss(weight=weight)(pred, y[:, 0].long())
+    if net.loss == "binary_cross_entropy":
+        return nn.BCEWithLogitsLoss()(pred, y)
+    return nn.MSELoss()(pred, y)
+
+
+def torch_loss(net, rnn, head, X, y, lengths, class_weight=None):
     B, T, _ = X.shape
     packed = rnn_utils.pack_padded_sequence(torch.tensor(X), torch.tensor(lengths),
                                             batch_first=True, enforce_sorted=False)
@@ -43,12 +56,11 @@ def torch_loss(net, rnn, head, X, y, lengths):
     if net.return_sequences:
         out, _ = rnn_utils.pad_packed_sequence(out, batch_first=True, total_length=T)
         pred = head(out)
-        mask = torch.tensor(np.arange(T)[None, :] < lengths[:, None])[..., None]
-        loss = ((pred - torch.tensor(y)) ** 2 * mask).sum() / (mask.sum() * y.shape[-1])
-        return pred, loss
+        mask = torch.tensor(np.arange(T)[None, :] < lengths[:, None])
+        return pred, torch_criterion(net, pred, y, mask, class_weight)
     final = torch.cat([h_n[-2], h_n[-1]], dim=1) if net.bidirectional else h_n[-1]
     pred = head(final)
-    return pred, ((pred - torch.tensor(y)) ** 2).mean()
+    return pred, torch_criterion(net, pred, y, class_weight=class_weight)
 
 
 @pytest.mark.parametrize("name", list(TORCH_CELLS))
@@ -70,6 +82,38 @@ def test_outputs_and_gradients_match_torch(name, return_sequences, device):
         output, expected = output[valid], expected[valid]
     np.testing.assert_allclose(output, expected, rtol=1e-10, atol=1e-14)
     assert ours_loss == pytest.approx(loss.item(), rel=1e-12)
+    torch_grads = dict(rnn.named_parameters())
+    torch_grads.update({f"head.{k}": v for k, v in head.named_parameters()})
+    for pname, g in net.layout.views(grad).items():
+        np.testing.assert_allclose(g, torch_grads[pname].grad.numpy(), rtol=1e-10, atol=1e-14,
+                                   err_msg=pname)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_classification_losses_match_torch(loss, return_sequences, device):
+    """nn.CrossEntropyLoss (with class weights, given to numbarnn as the weight of each row's
+    class) and nn.BCEWithLogitsLoss: the same loss and gradients."""
+    net = RecurrentNetwork(CELLS["gru-reset-after"], input_size=3, hidden_size=4, output_size=3,
+                           bidirectional=True, return_sequences=return_sequences, device=device,
+                           loss=loss)
+    params = net.init_params(0, np.float64)
+    X, _, lengths = random_batch(1, B=5, T=6, D=3, k=1, return_sequences=False)
+    rng = np.random.default_rng(3)
+    shape = (5, 6) if return_sequences else (5,)
+    class_weight = sample_weight = None
+    if loss == "cross_entropy":
+        y = rng.integers(0, 3, shape + (1,)).astype(float)
+        class_weight = np.array([0.5, 2.0, 1.0])
+        sample_weight = class_weight[y[..., 0].astype(int)]
+    else:
+        y = rng.uniform(0, 1, shape + (3,))
+    rnn, head = torch_twin(net, params)
+    _, expected = torch_loss(net, rnn, head, X, y, lengths, class_weight)
+    expected.backward()
+
+    ours, grad = net.loss_and_grad(params, X, y, lengths, sample_weight=sample_weight)
+    assert ours == pytest.approx(expected.item(), rel=1e-12)
     torch_grads = dict(rnn.named_parameters())
     torch_grads.update({f"head.{k}": v for k, v in head.named_parameters()})
     for pname, g in net.layout.views(grad).items():

@@ -1,37 +1,72 @@
-"""Losses with their gradient with respect to the network output."""
+"""The losses, written once per output row and compiled for every backend.
 
-import numpy as np
+A network's output is (S, B, k): S = T steps with ``return_sequences``, else 1; B
+sequences; k outputs. Each loss is a sum over rows (t, b) of a row loss, weighted by the
+row's weight w (0 at padded steps, else 1 or the sample weight), and divided by the
+loss's count: sum(w) * k for the element-wise losses, sum(w) for cross-entropy, whose row
+is one distribution. Every backend runs :func:`row_loss` over the rows; the
+count is the backend's ``loss`` method's.
+
+- ``'mse'``: (output - target)**2, as ``torch.nn.MSELoss``;
+- ``'cross_entropy'``: softmax cross-entropy of the k logits against the class index
+  ``target[t, b, 0]``, as ``torch.nn.CrossEntropyLoss``;
+- ``'binary_cross_entropy'``: log-loss of each logit against a target in [0, 1], as
+  ``torch.nn.BCEWithLogitsLoss``.
+"""
+
+import math
+
+from ._compile import pointwise
+
+MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = 0, 1, 2
+KINDS = {"mse": MSE, "cross_entropy": CROSS_ENTROPY,
+         "binary_cross_entropy": BINARY_CROSS_ENTROPY}  #: name: the code the backends take
 
 
-def mse(output, target, weight=None, total=None):
-    """Mean squared error over every output value, and its gradient.
+def divisor(kind, shape, lengths, per_step, total_weight=None):
+    """What loss ``kind`` (a code of :data:`KINDS`) over outputs of ``shape`` (S, B, k)
+    divides its weighted sum by: the rows' total weight (``total_weight`` if given, else
+    the valid steps of ``lengths`` if ``per_step``, else B), times k unless cross-entropy."""
+    S, B, k = shape
+    rows = (total_weight if total_weight is not None
+            else int(lengths.sum()) if per_step else B)
+    return rows * (1 if kind == CROSS_ENTROPY else k)
 
-    Parameters
-    ----------
-    output, target : ndarray of shape (B, k) or (S, B, k)
-        Network output and target.
-    weight : ndarray of shape (B, 1) or (S, B, 1), optional
-        Weight of each output vector (a bool mask of the valid steps, or sample
-        weights that are zero at padded steps); zero-weighted values neither enter
-        the mean nor receive a gradient.
-    total : float, optional
-        ``weight.sum()``, if known.
 
-    Returns
-    -------
-    loss : float
-        The weighted mean of (output - target)**2: sum(weight * (output - target)**2)
-        / (sum(weight) * k), which without weights is ``torch.nn.MSELoss``'s.
-    doutput : ndarray, same shape as ``output``
-        Gradient of ``loss``.
+@pointwise
+def row_loss(kind, output, target, t, b, w, scale, doutput):
+    """Loss of row (t, b) of ``output`` (S, B, k) times its weight ``w``; writes its
+    gradient times ``scale`` into ``doutput[t, b]``.
+
+    Written with branches rather than ``max``, ``min`` and ``abs`` of floats, which the
+    CUDA target lacks. Returns a float64.
     """
-    diff = output - target
-    if weight is None:
-        weighted, count = diff, diff.size
-    else:
-        weighted = diff * weight
-        count = (float(weight.sum()) if total is None else total) * diff.shape[-1]
-    if count == 0:  # every weight of the batch is zero
-        return 0.0, np.zeros_like(diff)
-    loss = float(np.dot(weighted.ravel(), diff.ravel())) / count
-    return loss, weighted * weighted.dtype.type(2.0 / count)
+    K = output.shape[2]
+    factor = w * scale
+    if kind == CROSS_ENTROPY:
+        top = output[t, b, 0]
+        for j in range(1, K):
+            if output[t, b, j] > top:
+                top = output[t, b, j]
+        total = 0.0
+        for j in range(K):
+            total += math.exp(output[t, b, j] - top)
+        log_sum = top + math.log(total)  # log-sum-exp of the logits
+        c = int(target[t, b, 0])
+        for j in range(K):
+            doutput[t, b, j] = factor * math.exp(output[t, b, j] - log_sum)
+        doutput[t, b, c] -= factor
+        return w * (log_sum - output[t, b, c])
+    total = 0.0
+    for j in range(K):
+        x, y = output[t, b, j], target[t, b, j]
+        if kind == BINARY_CROSS_ENTROPY:
+            e = math.exp(-x if x > 0 else x)  # exp(-|x|): never overflows
+            total += (x if x > 0 else 0.0) - x * y + math.log1p(e)
+            p = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)  # sigmoid(x)
+            doutput[t, b, j] = factor * (p - y)
+        else:
+            d = x - y
+            total += d * d
+            doutput[t, b, j] = factor * 2.0 * d
+    return w * total

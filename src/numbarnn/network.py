@@ -1,4 +1,4 @@
-"""A stack of recurrent layers and a linear head over one flat parameter vector.
+"""A stack of recurrent layers, a linear head and a loss over one flat parameter vector.
 
 Parameter names follow PyTorch (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
 ``bias_hh_l0``, suffix ``_reverse``), with ``weight_ch_l{k}`` for LSTM peepholes and
@@ -16,6 +16,7 @@ import numpy as np
 
 from . import backends
 from .cells import LSTMCell
+from .losses import KINDS
 from .parameters import ParameterLayout
 from .validation import check_lengths, check_sample_weight
 
@@ -72,13 +73,22 @@ class RecurrentNetwork:
     device : {'cpu', 'cuda'}, default='cpu'
         Where the passes run (:func:`numbarnn.backends.get`); :meth:`to` gives the same
         network on another device. Host arrays go in and come out either way.
+    loss : {'mse', 'cross_entropy', 'binary_cross_entropy'}, default='mse'
+        What :meth:`loss_and_grad` minimises (:mod:`numbarnn.losses`): mean squared
+        error; softmax cross-entropy of the ``output_size`` logits against a class
+        index (targets (B, 1) or (B, T, 1)), as ``torch.nn.CrossEntropyLoss``; or
+        binary cross-entropy of each logit against a target in [0, 1], as
+        ``torch.nn.BCEWithLogitsLoss``.
     """
 
     _workspace = None  # set by reusing_memory
     _params_views = None  # (params, its named views), for the next pass with the same array
 
     def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False, device="cpu"):
+                 bidirectional=False, dropout=0.0, return_sequences=False, device="cpu",
+                 loss="mse"):
+        if loss not in KINDS:
+            raise ValueError(f"loss must be one of {sorted(KINDS)}, got {loss!r}")
         self.cell = cell
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -88,6 +98,7 @@ class RecurrentNetwork:
         self.dropout = dropout
         self.return_sequences = return_sequences
         self.device = device
+        self.loss = loss
         self.backend = backends.get(device)
         self.layout = ParameterLayout(self._shapes())
 
@@ -121,10 +132,10 @@ class RecurrentNetwork:
             return self
         return RecurrentNetwork(self.cell, self.input_size, self.hidden_size, self.output_size,
                                 self.num_layers, self.bidirectional, self.dropout,
-                                self.return_sequences, device)
+                                self.return_sequences, device, self.loss)
 
     STRUCTURE = ("cell", "input_size", "hidden_size", "output_size", "num_layers",
-                 "bidirectional", "return_sequences")
+                 "bidirectional", "return_sequences", "loss")
 
     def differences(self, other):
         """The names in :attr:`STRUCTURE` (what the parameters mean, not how they are
@@ -406,7 +417,7 @@ class RecurrentNetwork:
 
     def loss_and_grad(self, params, X, y, lengths=None, dropout_rng=None, state_grads=None,
                       sample_weight=None):
-        """Mean squared error on a batch and its gradient as one flat vector.
+        """The network's loss on a batch and its gradient as one flat vector.
 
         Parameters
         ----------
@@ -414,6 +425,8 @@ class RecurrentNetwork:
             As for :meth:`forward`.
         y : ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
             Targets; with ``return_sequences`` padded steps are left out of the loss.
+            For ``loss='cross_entropy'``, k = 1: the class index, an integer in
+            [0, output_size).
         lengths, dropout_rng
             As for :meth:`forward`.
         state_grads : dict, optional
@@ -425,9 +438,16 @@ class RecurrentNetwork:
         Returns
         -------
         loss : float
-            Mean of (output - y)**2 over every valid output value, as
-            ``torch.nn.MSELoss``; with ``sample_weight``, the weighted mean
-            sum(w * (output - y)**2) / (sum(w) * k).
+            The mean loss over every valid output value (for cross-entropy: every
+            valid output row), as PyTorch's loss with ``reduction='mean'``; with
+            ``sample_weight``, the weighted mean sum(w * loss) / sum(w) (times k for
+            the element-wise losses).
+
+        Raises
+        ------
+        ValueError
+            For cross-entropy, if a valid step's class index is not an integer in
+            [0, output_size).
         grad : ndarray of shape (layout.size,)
             dloss/dparams, laid out as ``params``.
         """
@@ -437,6 +457,8 @@ class RecurrentNetwork:
             batch = self.batch(X, lengths, params_b.dtype)
             weights = check_sample_weight(sample_weight, batch.lengths, X.shape[1],
                                           self.return_sequences)
+            if self.loss == "cross_entropy":
+                self._check_classes(y, batch.lengths)
             loss, grad = self.batch_loss_and_grad(
                 params_b, batch, self.time_major_targets(y, params_b.dtype), dropout_rng,
                 state_grads,
@@ -452,8 +474,18 @@ class RecurrentNetwork:
         :meth:`batch`, ``weights`` None or from :meth:`time_major_weights`; the gradient
         stays on the backend."""
         output, cache = self._forward(params, batch, dropout_rng, keep=True)
-        loss, doutput = self.backend.mse(output, y, batch, self.return_sequences, weights)
+        loss, doutput = self.backend.loss(KINDS[self.loss], output, y, batch,
+                                          self.return_sequences, weights)
         return loss, self._backward(params, cache, doutput, state_grads)
+
+    def _check_classes(self, y, lengths):
+        """ValueError unless every valid target is a class index in [0, output_size)."""
+        y = np.asarray(y)
+        if self.return_sequences:
+            y = y[np.arange(y.shape[1])[None, :] < lengths[:, None]]
+        if y.shape[-1] != 1 or not np.all((y >= 0) & (y < self.output_size) & (y % 1 == 0)):
+            raise ValueError(f"cross-entropy targets must be one class index per output row, "
+                             f"integers in [0, {self.output_size})")
 
     def _dropout_mask(self, rng, shape, dtype):
         """A dropout mask on the backend, drawn on the host (the same draws on every device)."""

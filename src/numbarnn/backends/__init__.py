@@ -12,7 +12,7 @@ Every backend keeps the same contract, on arrays of its own kind (NumPy arrays o
   through time) and ``gate_activations``;
 - the glue of the layer stack and the head: ``layer_output``, ``masked``,
   ``final_states``, ``final_states_grad``, ``direction_part``, ``accumulate``, ``linear``,
-  ``linear_backward``, ``mse``;
+  ``linear_backward``, ``loss``;
 - the optimizer's step: ``clip_grad_norm``, ``all_finite``, ``adam_update``,
   ``sgd_update``.
 

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from ...losses import mse
+from ...losses import divisor
 from ...threads import serial_blas
-from . import driver, updates
+from . import driver, losses, updates
 
 
 class CPUBackend:
@@ -185,16 +185,39 @@ class CPUBackend:
         dbias[...] = rows_out.sum(axis=0)
         return doutput @ weight
 
-    def mse(self, output, target, batch, per_step, weights=None):
-        """Mean squared error over (S, B, k) outputs (over the valid steps of ``batch``, a
-        :class:`~numbarnn.network.Batch`, if ``per_step``) and its gradient; see
-        :func:`numbarnn.losses.mse`. ``weights``, if given, is a
-        :class:`~numbarnn.network.StepWeights` whose values (S, B, 1) are zero at padded
-        steps."""
-        if weights is not None:
-            return mse(output, target, weights.values, weights.total)
-        mask = self._valid(output.shape[0], batch.lengths) if per_step else None
-        return mse(output, target, mask)
+    def loss(self, kind, output, target, batch, per_step, weights=None):
+        """A loss over (S, B, k) outputs and its gradient (see :mod:`numbarnn.losses`).
+
+        Parameters
+        ----------
+        kind : int
+            The loss, a code of :data:`numbarnn.losses.KINDS`.
+        output, target : array of shape (S, B, k)
+            The head's output and the targets (the class index in ``target[..., :1]``
+            for cross-entropy), time-major.
+        batch : Batch
+            The batch's lengths (:class:`~numbarnn.network.Batch`).
+        per_step : bool
+            Whether rows are steps (``return_sequences``): padded ones are left out.
+        weights : StepWeights, optional
+            Sample weights (S, B, 1), zero at padded steps
+            (:class:`~numbarnn.network.StepWeights`).
+
+        Returns
+        -------
+        loss : float
+            The weighted mean: sum(w * row loss) / (sum(w) * k), or / sum(w) for
+            cross-entropy; 0.0 when every weight is zero.
+        doutput : array like ``output``
+            The gradient of ``loss``.
+        """
+        count = divisor(kind, output.shape, batch.lengths, per_step,
+                        None if weights is None else weights.total)
+        doutput = np.empty_like(output)
+        loss = losses.loss_rows(kind, output, target, batch.lengths, per_step,
+                                output if weights is None else weights.values,
+                                weights is not None, 1.0 / count if count > 0 else 0.0, doutput)
+        return loss, doutput
 
     # --- the optimizer's step ---------------------------------------------------------
 

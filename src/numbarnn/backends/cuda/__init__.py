@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numba import cuda
 
+from ...losses import divisor
 from . import driver, products
 from .device import MAX_THREADS, Workspace, adam_element, blocks, require, sgd_element
 from .products import copy, copy_valid, matmul, rows
@@ -164,17 +165,15 @@ class CUDABackend:
         products.column_sums(rows_out, out=dbias)
         return matmul(rows_out, weight).reshape(features.shape)
 
-    def mse(self, output, target, batch, per_step, weights=None):
+    def loss(self, kind, output, target, batch, per_step, weights=None):
         """As the CPU's; the loss is read back to the host (one number)."""
-        S, B, k = output.shape
-        count = (weights.total if weights is not None
-                 else int(batch.lengths.sum()) if per_step else B) * k
-        scale = 2.0 / count if count > 0 else 0.0  # 0: every weight of the batch is zero
+        count = divisor(kind, output.shape, batch.lengths, per_step,
+                        None if weights is None else weights.total)
         doutput = cuda.device_array_like(output)
         total = cuda.to_device(np.zeros(1))
-        products.squared_error(output, target, batch.on_backend, per_step,
-                               None if weights is None else weights.values, scale, doutput,
-                               total)
+        products.loss_rows(kind, output, target, batch.on_backend, per_step,
+                           None if weights is None else weights.values,
+                           1.0 / count if count > 0 else 0.0, doutput, total)
         return float(total.copy_to_host()[0]), doutput
 
     # --- the optimizer's step ---------------------------------------------------------

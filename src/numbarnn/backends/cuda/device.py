@@ -1,5 +1,5 @@
 """What the CUDA kernels share: launch sizes, the check for a GPU, arrays reused between
-passes, and the cells' and optimizers' scalar math compiled as device functions.
+passes, and the cells', losses' and optimizers' scalar math compiled as device functions.
 
 The scalar math is the same source as on the CPU (:mod:`numbarnn.cells`,
 :mod:`numbarnn.updates`); :func:`numbarnn._compile.retarget` gives numba-cuda its own
@@ -13,7 +13,7 @@ import math
 import numba
 from numba import cuda
 
-from ... import updates
+from ... import losses, updates
 from ..._compile import retarget
 from ...cells import activations, gru, lstm, rnn
 from ...exceptions import DeviceUnavailableError
@@ -36,6 +36,7 @@ lstm_step, lstm_step_grad = _device(lstm.step), _device(lstm.step_grad)
 gru_step, gru_step_grad = _device(gru.step), _device(gru.step_grad)
 gru_reset_before_grad = _device(gru.reset_before_grad)
 adam_element, sgd_element = _device(updates.adam_element), _device(updates.sgd_element)
+row_loss = _device(losses.row_loss)
 
 
 def require():

@@ -10,8 +10,8 @@ import math
 import numpy as np
 from numba import cuda
 
-from ...cells.activations import ZERO
-from .device import MAX_THREADS, TILE, blocks
+from ...cells.activations import ONE, ZERO
+from .device import MAX_THREADS, TILE, blocks, row_loss
 
 
 @cuda.jit
@@ -227,35 +227,33 @@ def take(src, idx):
 
 
 @cuda.jit
-def _squared_error(output, target, lengths, per_step, weight, weighted, scale, doutput, out):
-    """doutput = scale * w * (output - target) over (T, B, k), with w = 0 at padded steps if
-    ``per_step``, else ``weight[t, b, 0]`` if ``weighted`` (sample weights), else 1;
-    out[0] += scale / 2 times the sum of w * (output - target)**2, per block in a tree, one
-    atomic per block."""
+def _loss_rows(kind, output, target, lengths, per_step, weight, weighted, scale, doutput, out):
+    """out[0] += the sum over rows (t, b) of ``output`` (S, B, k) of the row loss times its
+    weight, times ``scale``; fills ``doutput`` with its gradient (a thread per row; the
+    sum per block in a tree, one atomic per block). Weights as in the CPU's
+    :func:`~numbarnn.backends.cpu.losses.loss_rows`: 0 at padded steps if ``per_step``,
+    else ``weight[t, b, 0]`` if ``weighted``, else 1; a row of weight 0 reads no target."""
     partial = cuda.shared.array(MAX_THREADS, np.float64)
     tid = cuda.threadIdx.x
-    T, B, K = output.shape
+    S, B, K = output.shape
     total = 0.0
-    for i in range(cuda.grid(1), output.size, cuda.gridsize(1)):
-        t, b, j = i // (B * K), i // K % B, i % K
-        diff = output[t, b, j] - target[t, b, j]
-        if per_step and t >= lengths[b]:
-            diff = ZERO
-            scaled = ZERO
-        elif weighted:
-            scaled = diff * weight[t, b, 0]
+    for i in range(cuda.grid(1), S * B, cuda.gridsize(1)):
+        t, b = i // B, i % B
+        w = weight[t, b, 0] if weighted else ONE
+        if (per_step and t >= lengths[b]) or w == 0:
+            for j in range(K):
+                doutput[t, b, j] = ZERO
         else:
-            scaled = diff
-        doutput[t, b, j] = scaled * scale
-        total += scaled * diff
-    partial[tid] = total * (scale / 2)
+            total += row_loss(kind, output, target, t, b, w, scale, doutput)
+    partial[tid] = total * scale
     _tree_sum(partial, tid)
     if tid == 0:
         cuda.atomic.add(out, 0, partial[0])
 
 
-def squared_error(output, target, lengths, per_step, weight, scale, doutput, out):
-    """See :func:`_squared_error`; ``weight`` (T, B, 1) or None."""
-    _squared_error[min(blocks(output.size), 1024), MAX_THREADS](
-        output, target, lengths, per_step, target if weight is None else weight,
+def loss_rows(kind, output, target, lengths, per_step, weight, scale, doutput, out):
+    """See :func:`_loss_rows`; ``weight`` (S, B, 1) or None."""
+    S, B, _ = output.shape
+    _loss_rows[min(blocks(S * B), 1024), MAX_THREADS](
+        kind, output, target, lengths, per_step, target if weight is None else weight,
         weight is not None, scale, doutput, out)
