@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from ...cells.activations import ONE, ZERO
+from ...cells.activations import ZERO
 from .device import MAX_THREADS, TILE, blocks, row_loss
 
 
@@ -239,7 +239,7 @@ def _loss_rows(kind, output, target, lengths, per_step, weight, weighted, scale,
     total = 0.0
     for i in range(cuda.grid(1), S * B, cuda.gridsize(1)):
         t, b = i // B, i % B
-        w = weight[t, b, 0] if weighted else ONE
+        w = weight[t, b, 0] if weighted else 1.0  # float64, as the scale
         if (per_step and t >= lengths[b]) or w == 0:
             for j in range(K):
                 doutput[t, b, j] = ZERO
