@@ -186,7 +186,7 @@ def test_early_stopping_keeps_best_weights(data):
     assert len(model.validation_scores_) == model.n_iter_ == len(model.loss_curve_)
     assert model.best_validation_score_ == max(model.validation_scores_)
     _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5), None)
-    assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
+    assert model._validation_score(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
 def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data, device):
@@ -196,7 +196,7 @@ def test_early_stopping_keeps_best_weights_when_max_iter_ends_it(data, device):
     model.fit(X, y)
     assert model.n_iter_ == 6
     _, valid = model._validation_split(X, y[:, None], np.full(len(X), 5), None)
-    assert model._r2(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
+    assert model._validation_score(*valid) == pytest.approx(model.best_validation_score_, abs=1e-12)
 
 
 def test_tol_stops_training(data):
@@ -420,7 +420,7 @@ def test_score_runs_on_n_threads(data, monkeypatch):
     model = small(n_threads=1).fit(X, y)
     seen = []
     real = numbarnn.threads.limit
-    monkeypatch.setattr("numbarnn.estimators.threads.limit", lambda n: seen.append(n) or real(n))
+    monkeypatch.setattr("numbarnn.estimators.base.threads.limit", lambda n: seen.append(n) or real(n))
     model.predict(X)
     model.score(X, y)
     assert seen == [1, 1]

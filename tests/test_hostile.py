@@ -99,7 +99,9 @@ def test_a_file_with_weights_beyond_float32_is_refused(model, tmp_path):
     (lambda m: m["attributes"].update(y_ndim=3), "y_ndim"),
     (lambda m: m["attributes"].update(input_mean_=[0.0] * 7), "input_mean_ must be"),
     (lambda m: m["attributes"].update(target_scale_=[0.0]), "target_scale_ must be"),
-    (lambda m: m["attributes"].update(target_mean_=None), "all given or all null"),
+    (lambda m: m["attributes"].update(target_mean_=None), "both given or both null"),
+    (lambda m: m["attributes"].update(target_mean_=None, target_scale_=None),
+     "all given or all null"),
     (lambda m: m["attributes"].update(input_scale_="ab"), "input_scale_"),
     (lambda m: m.update(format_version=99), "unsupported format"),
 ], ids=lambda x: x if isinstance(x, str) else "")
@@ -171,7 +173,7 @@ def test_an_error_inside_training_leaves_the_estimator_as_it_was(model, monkeypa
     def fail(*args, **kwargs):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr("numbarnn.estimators._SequenceRegressor._update_no_improvement_count",
+    monkeypatch.setattr("numbarnn.estimators.base._SequenceEstimator._update_no_improvement_count",
                         fail)
     with pytest.raises(RuntimeError, match="interrupted"):
         model.set_params(warm_start=True).fit(X, y)  # after one whole epoch

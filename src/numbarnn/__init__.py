@@ -1,7 +1,16 @@
-"""numbarnn: recurrent neural networks for sequence regression, compiled with Numba."""
+"""numbarnn: recurrent neural networks for sequence regression and classification, compiled
+with Numba."""
 
 from .cells import GRUCell, LSTMCell, RNNCell
-from .estimators import GRURegressor, LSTMRegressor, RNNRegressor, load
+from .estimators import (
+    GRUClassifier,
+    GRURegressor,
+    LSTMClassifier,
+    LSTMRegressor,
+    RNNClassifier,
+    RNNRegressor,
+    load,
+)
 from .exceptions import TrainingDivergedError
 from .network import RecurrentNetwork
 from .optim import SGD, Adam, AdamW, clip_grad_norm
@@ -12,6 +21,9 @@ __all__ = [
     "RNNRegressor",
     "LSTMRegressor",
     "GRURegressor",
+    "RNNClassifier",
+    "LSTMClassifier",
+    "GRUClassifier",
     "load",
     "TrainingDivergedError",
     "RNNCell",

@@ -1,6 +1,10 @@
 """Checks of the sequences, targets and lengths users pass, with errors that name the problem."""
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
 
@@ -253,3 +257,71 @@ def check_sample_weight(sample_weight, lengths, T, per_step):
         raise ValueError("sample_weight sums to zero over the valid steps: at least one "
                          "weight must be positive")
     return w[..., None]
+
+
+def check_labels(y, n, T, per_step, lengths):
+    """Validate class labels for n sequences of T steps.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,), or (n, T) or a list of per-sequence arrays if ``per_step``
+        Labels of any type (numbers, strings, booleans); a column (n, 1) or (n, T, 1) is
+        taken with a ``DataConversionWarning``, as scikit-learn does.
+    n, T : int
+        Sequences and steps in X.
+    per_step : bool
+        One label per step (``return_sequences=True``) rather than per sequence.
+    lengths : ndarray of int, shape (n,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    labels : ndarray of shape (n,) or (n, T)
+        Padded steps hold a valid label of their sequence (never read).
+    valid : ndarray of shape (m,)
+        The labels of the valid steps (or of the sequences), flat.
+
+    Raises
+    ------
+    ValueError
+        For a wrong shape, NaN, or labels that are not classes (continuous values,
+        several labels per row).
+    """
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    if per_step and is_ragged_list(y):
+        arrays = [np.asarray(s) for s in y]
+        if any(a.ndim != 1 or a.size == 0 for a in arrays):
+            raise ValueError("the label sequences in y must be 1D and not empty")
+        y_lengths = np.array([len(a) for a in arrays])
+        if len(arrays) == n and not np.array_equal(y_lengths, lengths):
+            i = int(np.argmax(y_lengths != lengths))
+            raise ValueError(f"the sequences in y must have the lengths of those in X: y[{i}] "
+                             f"has {y_lengths[i]} labels, X[{i}] {lengths[i]} steps")
+        flat = np.concatenate(arrays)
+        y = np.empty((len(arrays), T), flat.dtype)
+        for i, a in enumerate(arrays):
+            y[i, : len(a)], y[i, len(a):] = a, a[0]
+    y = np.asarray(y)
+    rows = 2 if per_step else 1
+    if y.ndim == rows + 1 and y.shape[-1] == 1:
+        warnings.warn(f"A column-vector y was passed when a {rows}d array was expected. Please "
+                      "change the shape of y to (n_samples, n_timesteps)" if per_step else
+                      "A column-vector y was passed when a 1d array was expected. Please change "
+                      "the shape of y to (n_samples, ), for example using ravel().",
+                      DataConversionWarning, stacklevel=4)
+        y = y[..., 0]
+    if y.ndim != rows:
+        raise ValueError(
+            (f"with return_sequences=True, y must hold one label per step, shape (n, T); got "
+             f"shape {y.shape}") if per_step else
+            (f"y must hold one label per sequence, shape (n,); got shape {y.shape} (multilabel "
+             "and multi-output classification are not supported)"))
+    if y.shape[0] != n:
+        raise ValueError(f"X and y have different numbers of sequences: {n} and {y.shape[0]}")
+    if per_step and y.shape[1] != T:
+        raise ValueError(f"with return_sequences=True, y must be (n, T) with T = {T} as in X; "
+                         f"got shape {y.shape}")
+    valid = y[np.arange(T)[None, :] < lengths[:, None]] if per_step else y
+    check_classification_targets(valid)
+    return y, valid

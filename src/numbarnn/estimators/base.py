@@ -1,6 +1,8 @@
-"""scikit-learn estimators: RNNRegressor, LSTMRegressor and GRURegressor.
+"""What every estimator shares: parameters, validation, the training loop, stopping,
+schedules, scaling of the inputs, weights by name and saving.
 
-The three differ only in their cell; everything else lives in one base class.
+:mod:`.regressors` and :mod:`.classifiers` add the targets, the loss, the score and
+the predictions; :mod:`.cell_options` adds each cell's own parameters.
 """
 
 import copy
@@ -12,9 +14,8 @@ from collections import OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -24,19 +25,27 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from . import io, threads, training
-from .cells import GRUCell, LSTMCell, RNNCell
-from .exceptions import LayoutWarning, TrainingDivergedError
-from .network import RecurrentNetwork
-from .optim import SGD, Adam, AdamW
-from .preprocessing import feature_statistics, standardized
-from .validation import check_sample_weight, check_sequences, check_targets, real_array
+from .. import io, threads, training
+from ..exceptions import LayoutWarning, TrainingDivergedError
+from ..network import RecurrentNetwork
+from ..optim import SGD, Adam, AdamW
+from ..preprocessing import feature_statistics, standardized
+from ..validation import check_sample_weight, check_sequences, real_array
 
 AUTO_VALIDATION_SEQUENCES = 5  # early_stopping='auto' holds out at least this many
+SCALING = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")  # fitted statistics
 
 
-class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
-    """The estimator shared by the three cells; subclasses define ``_cell()``."""
+class _SequenceEstimator(BaseEstimator):
+    """The estimator shared by every cell and task.
+
+    A task's subclass defines the targets (``_check_targets``, ``_n_outputs``), the loss
+    (``_loss``), the data the network learns from (``_network_data``), the validation
+    score (``_validation_score``, named ``_SCORE_NAME``), the predictions and
+    ``score``; a cell's mixin defines ``_cell`` and ``_init_params``.
+    """
+
+    _SCORE_NAME = "score"
 
     _parameter_constraints = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
@@ -98,8 +107,6 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
-        # scikit-learn's checks fit a few epochs on tabular data read as short sequences
-        tags.regressor_tags.poor_score = True
         return tags
 
     # --- construction ---------------------------------------------------------------
@@ -107,7 +114,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _make_network(self, n_features, n_outputs, device=None):
         return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
                                 self.num_layers, self.bidirectional, self.dropout,
-                                self.return_sequences, device or self.device)
+                                self.return_sequences, device or self.device,
+                                self._loss(n_outputs))
 
     def _on_device(self):
         """The fitted network on ``device`` (which may have been set since the fit)."""
@@ -118,9 +126,6 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             return SGD(self.learning_rate_init, self.momentum, self.nesterov, self.weight_decay)
         solver = AdamW if self.solver == "adamw" else Adam
         return solver(self.learning_rate_init, weight_decay=self.weight_decay)
-
-    def _init_params(self, network, rng):
-        return network.init_params(rng, np.dtype(self.dtype))
 
     def _new_rng(self):
         """The generator behind initialisation, shuffling and dropout, from ``random_state``."""
@@ -190,7 +195,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             If X has more than four times as many features per step as steps: it may
             be an (n, d, T) panel, to be passed as ``X.transpose(0, 2, 1)``.
         """
-        return self._fit(X, y, lengths, sample_weight, validation_data, incremental=False)
+        return self._fit(X, y, lengths, sample_weight, validation_data, False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, lengths=None, *, sample_weight=None):
@@ -226,18 +231,22 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, lengths, sample_weight, None, incremental=True)
 
-    def _fit(self, X, y, lengths, sample_weight, validation_data, incremental):
+    def _fit(self, X, y, lengths, sample_weight, validation_data, incremental, classes=None):
         """Train a copy of the fitted state and take it over only when training ends: an
         error leaves the estimator as it was, except divergence, after which it holds the
         last good weights and their optimizer state (and the error says so)."""
         work = self._working_copy()
         try:
-            work._train(X, y, lengths, sample_weight, validation_data, incremental)
+            work._train(X, y, lengths, sample_weight, validation_data, incremental, classes)
         except TrainingDivergedError:
             self._take_state(work)
             raise
         self._take_state(work)
         return self
+
+    def _saved_attributes(self):
+        """The task's own fitted attributes a file holds, as JSON values."""
+        return {}
 
     def _fitted_state(self):
         params = _parameter_names(type(self))
@@ -256,22 +265,24 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             delattr(self, key)
         vars(self).update(work._fitted_state())
 
-    def _check_data(self, X, y, lengths, sample_weight, n_features, y_dtype):
-        """Validated (X, y, lengths, step weights) of training or validation sequences with
-        ``n_features`` features (None: any), and y's ndim."""
+    def _check_data(self, X, y, lengths, sample_weight, n_features, training):
+        """Validated (X, y, lengths, step weights) of ``training`` or validation sequences
+        with ``n_features`` features (None: any), and y's ndim."""
         X, lengths = check_sequences(X, lengths, np.dtype(self.dtype), n_features)
-        y, y_ndim = check_targets(y, X, self.return_sequences, y_dtype, lengths)
+        y, y_ndim = self._check_targets(y, X, lengths, training)
         weights = check_sample_weight(sample_weight, lengths, X.shape[1], self.return_sequences)
         return (X, y, lengths, weights), y_ndim
 
-    def _train(self, X, y, lengths, sample_weight, validation_data, incremental):
+    def _train(self, X, y, lengths, sample_weight, validation_data, incremental, classes):
         fitted = hasattr(self, "params_")
         reset = not fitted or not (incremental or self.warm_start)
         dtype = np.dtype(self.dtype)
+        self._start_targets(fitted, reset, incremental, classes)
         train, y_ndim = self._check_data(X, y, lengths, sample_weight,
-                                         None if reset else self.n_features_in_, dtype)
+                                         None if reset else self.n_features_in_, True)
         X, y = train[:2]
-        if not reset and y.shape[-1] != self.n_outputs_:
+        n_outputs = self._n_outputs(y)
+        if not reset and n_outputs != self.n_outputs_:
             raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
                              f"{self.n_outputs_}")
         _warn_if_transposed(X)
@@ -281,7 +292,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             valid = self._check_validation_data(validation_data, X.shape[2], y.shape[-1])
         elif early_stopping:
             train, valid = self._validation_split(*train)
-        network = self._make_network(X.shape[2], y.shape[-1])  # a missing GPU is reported here
+        network = self._make_network(X.shape[2], n_outputs)  # a missing GPU is reported here
         changed = [] if reset else network.differences(self.network_)
         if changed:
             raise ValueError(f"{', '.join(changed)} changed since the estimator was fitted; "
@@ -291,11 +302,11 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         with threads.limit(self.n_threads):
             if reset:
-                self._reset(network, X.shape[2], y.shape[-1], y_ndim, self._new_rng(),
+                self._reset(network, X.shape[2], n_outputs, y_ndim, self._new_rng(),
                             early_stopping)
                 if self.standardize:
                     self._learn_scaling(*train)
-            train = self._standardized(*train)
+            train = self._network_data(*train)
             self.network_ = network
             if self.params_.dtype != dtype:
                 self.params_ = self.params_.astype(dtype)
@@ -321,20 +332,20 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """How many of ``n`` sequences the validation split holds out."""
         return int(round(self.validation_fraction * n))
 
+    def _start_targets(self, fitted, reset, incremental, classes):
+        """Before the targets are checked: what a task needs to know of them (a
+        classifier's classes)."""
+
     def _learn_scaling(self, X, y, lengths, weights):
-        """Each input feature's and each target's mean and standard deviation over the
-        valid steps of the training data, weighted by the sample weights."""
+        """Each input feature's mean and standard deviation over the valid steps of the
+        training data, weighted by the sample weights."""
         self.input_mean_, self.input_scale_ = feature_statistics(X, lengths, weights)
-        self.target_mean_, self.target_scale_ = (
-            feature_statistics(y, lengths, weights) if self.return_sequences
-            else feature_statistics(y[:, None], np.ones(len(y), np.int64), weights))
 
-    def _standardized(self, X, y, lengths, weights):
-        """Training data in the units the network learns in (as given without scaling)."""
-        return (standardized(X, self.input_mean_, self.input_scale_),
-                standardized(y, self.target_mean_, self.target_scale_), lengths, weights)
+    def _network_data(self, X, y, lengths, weights):
+        """Training data as the network learns from it: inputs standardised if fitted so."""
+        return standardized(X, self.input_mean_, self.input_scale_), y, lengths, weights
 
-    def _check_validation_data(self, validation_data, n_features, n_outputs):
+    def _check_validation_data(self, validation_data, n_features, width):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3,
                                                                                         4):
             raise ValueError("validation_data must be a tuple (X_val, y_val), (X_val, y_val, "
@@ -344,12 +355,12 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                 if isinstance(validation_data, (tuple, list)) else ""))
         try:
             valid, _ = self._check_data(*(*validation_data, None, None)[:4], n_features,
-                                        np.float64)
+                                        False)
         except (TypeError, ValueError) as err:
             raise type(err)(f"validation_data: {err}") from None
-        if valid[1].shape[-1] != n_outputs:
+        if valid[1].shape[-1] != width:
             raise ValueError(f"validation_data: y has {valid[1].shape[-1]} targets, but the "
-                             f"training y has {n_outputs}")
+                             f"training y has {width}")
         return valid
 
     def _continued_optimizer(self, incremental):
@@ -401,8 +412,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self.loss_curve_.append(loss)
             line = f"Epoch {self.n_iter_}: loss {loss:.6g}"
             if valid is not None:
-                self.validation_scores_.append(self._r2(*valid))
-                line += f", validation R2 {self.validation_scores_[-1]:.4f}"
+                self.validation_scores_.append(self._validation_score(*valid))
+                line += f", validation {self._SCORE_NAME} {self.validation_scores_[-1]:.4f}"
             if self.verbose:
                 print(f"{line}, {time.perf_counter() - start:.2f} s", flush=True)
             if incremental:
@@ -436,9 +447,10 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if validated:
             score = self.validation_scores_[-1]
             if monitor_validation:
+                # R² = 1 - MSE / variance: compare the validation losses 1 - R²
                 self._no_improvement_count = (
-                    self._no_improvement_count + 1
-                    if score < self.best_validation_score_ + self.tol else 0)
+                    0 if self._improved(1 - score, 1 - self.best_validation_score_)
+                    else self._no_improvement_count + 1)
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
                 if monitor_validation:
@@ -446,9 +458,13 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if not monitor_validation:
             loss, best = self.loss_curve_[-1], self.best_loss_
             best = np.inf if best is None else best
-            self._no_improvement_count = (self._no_improvement_count + 1
-                                          if loss > best - self.tol else 0)
+            self._no_improvement_count = (0 if self._improved(loss, best)
+                                          else self._no_improvement_count + 1)
             self.best_loss_ = min(best, loss)
+
+    def _improved(self, loss, best):
+        """Whether ``loss`` is below ``best`` by more than the fraction ``tol`` of it."""
+        return loss < best - self.tol * abs(best) if np.isfinite(best) else loss < best
 
     def _progress(self, batch, n_batches, loss):
         print(f"  epoch {self.n_iter_ + 1}: batch {batch}/{n_batches}, loss {loss:.6g}", flush=True)
@@ -465,76 +481,20 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             return out
         return out * self.target_scale_.astype(out.dtype) + self.target_mean_.astype(out.dtype)
 
-    def predict(self, X, lengths=None):
-        """Network output for each sequence (or each step, with ``return_sequences``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, T, d) or (n, T), or list of arrays
-            As for :meth:`fit`; T may differ from the one seen in fit. A dask
-            array is predicted lazily, chunk by chunk (:func:`numbarnn.parallel.predict`).
-        lengths : array-like of int, shape (n,), optional
-            Valid steps per sequence (default: all T, or the lengths of a list).
-
-        Returns
-        -------
-        ndarray
-            (n,) or (n, k) as y in fit; with ``return_sequences``, (n, T) or
-            (n, T, k), NaN at padded steps. A dask array for a dask X.
-        """
-        if type(X).__module__.startswith("dask.array"):  # checked without importing dask
-            from .parallel import predict
-            return predict(self, X, lengths)
+    def _checked_input(self, X, lengths):
+        """X (n, T, d) and lengths, checked for a fitted estimator's prediction."""
         check_is_fitted(self)
         self._validate_predict_params()
-        # as MLPRegressor: float64 input gives float64 output, whatever the compute dtype
-        input_dtype = getattr(X, "dtype", np.dtype(np.float64))
-        X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
-        out = self._forward(X, lengths)
-        if input_dtype.kind == "f":
-            out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
+        return check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
+
+    def _valid_outputs(self, lengths, prediction, y, weights):
+        """Prediction, targets and weights (None, or step weights (n, S, 1)) of the valid
+        outputs only: per step, the rows of the valid steps."""
         if self.network_.return_sequences:
-            out[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
-        return out[..., 0] if out.ndim - 1 == self._y_ndim else out
-
-    def score(self, X, y, sample_weight=None, lengths=None):
-        """Coefficient of determination R² of the predictions (over valid steps).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, T, d) or (n, T), or list of arrays
-            Input sequences, as for :meth:`predict`.
-        y : array-like
-            True targets, as for :meth:`fit`.
-        sample_weight : array-like of shape (n,), optional
-            Weight of each sequence (spread over its steps with ``return_sequences``,
-            where (n, T), a weight per step, is also taken).
-        lengths : array-like of int, shape (n,), optional
-            Valid steps per sequence.
-
-        Returns
-        -------
-        score : float
-            R² of ``predict(X, lengths)`` against ``y``.
-        """
-        check_is_fitted(self)
-        self._validate_predict_params()
-        X, lengths = check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
-        per_step = self.network_.return_sequences
-        y, _ = check_targets(y, X, per_step, np.float64, lengths)
-        return self._r2(X, y, lengths, check_sample_weight(sample_weight, lengths, X.shape[1],
-                                                           per_step))
-
-    def _r2(self, X, y, lengths, weights=None):
-        """R² over the valid outputs, weighted by step weights (n, S, 1) if given."""
-        pred = self._forward(X, lengths)
-        if self.network_.return_sequences:
-            valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-            pred, y = pred[valid], y[valid]
-            weights = None if weights is None else weights[..., 0][valid]
-        elif weights is not None:
-            weights = weights[:, 0, 0]
-        return r2_score(y, pred, sample_weight=weights)
+            valid = np.arange(prediction.shape[1])[None, :] < lengths[:, None]
+            return (prediction[valid], y[valid],
+                    None if weights is None else weights[..., 0][valid])
+        return prediction, y, None if weights is None else weights[:, 0, 0]
 
     # --- weights -----------------------------------------------------------------------
 
@@ -600,7 +560,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
             views[name][...] = real_array(arrays[key], dtype, key)
         if not hasattr(self, "params_"):
             n_outputs = network.output_size
-            self._reset(network, network.input_size, n_outputs, 1 if n_outputs == 1 else 2,
+            self._reset(network, network.input_size, n_outputs,
+                        (1 if n_outputs == 1 else 2) + int(self.return_sequences),
                         self._new_rng())
         self.network_, self.params_, self._optimizer = network, params, None
         return self
@@ -678,7 +639,8 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
                       "y_ndim": int(self._y_ndim),
                       **{name: _floats(None if getattr(self, name) is None
                                        else getattr(self, name).tolist())
-                         for name in _SCALING}}
+                         for name in SCALING},
+                      **self._saved_attributes()}
         io.write(path, self.state_dict(), {"class": type(self).__name__, "params": params,
                                            "attributes": attributes})
 
@@ -735,356 +697,3 @@ def _jsonable(name, value):
 def _floats(value):
     return None if value is None else (
         [float(v) for v in value] if isinstance(value, list) else float(value))
-
-
-def load(path):
-    """Load an estimator written by ``estimator.save(path)``.
-
-    Nothing in the file is trusted: only arrays and JSON are read (never pickle), the
-    zip directory is checked before anything is decompressed, the metadata must name
-    a known class, known parameters of valid values and known attributes of the
-    right types, and every array must have the shape those parameters give.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A file written by ``save``.
-
-    Returns
-    -------
-    RNNRegressor, LSTMRegressor or GRURegressor
-        Fitted, with its parameters, weights and training history.
-
-    Raises
-    ------
-    ValueError
-        If the file is not a numbarnn estimator file, is damaged, or holds anything
-        the format does not allow; the message names the problem.
-    """
-    with io.Reader(path) as reader:
-        cls, params, attributes = _check_meta(reader.meta, path)
-        estimator = cls(**params)
-        try:
-            estimator._validate_params()
-            network, names = estimator._network_for(
-                {key: shape for key, (shape, _) in reader.headers.items()})
-        except ValueError as err:  # InvalidParameterError included
-            raise ValueError(f"{path}: {err}") from None
-        arrays = {key: reader.array(key, network.layout.shapes[name])
-                  for key, name in names.items()}
-    try:
-        estimator.load_state_dict(arrays)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
-    y_ndim = attributes.pop("y_ndim")
-    per_step = int(estimator.return_sequences)
-    if y_ndim not in (1 + per_step, 2 + per_step) or (network.output_size > 1
-                                                      and y_ndim != 2 + per_step):
-        raise ValueError(f"{path}: y_ndim {y_ndim} does not fit {network.output_size} "
-                         f"output(s)")
-    estimator._y_ndim = y_ndim
-    for name in _SCALING:
-        values = attributes.pop(name, None)  # files before version 0.1 have none
-        size = network.input_size if name.startswith("input") else network.output_size
-        if values is not None and (len(values) != size or not np.all(np.isfinite(values)) or (
-                name.endswith("scale_") and min(values) <= 0)):
-            raise ValueError(f"{path}: {name} must be {size} finite numbers (positive for a "
-                             f"scale); got {values!r}")
-        setattr(estimator, name, None if values is None else np.array(values, np.float64))
-    if len({getattr(estimator, name) is None for name in _SCALING}) > 1:
-        raise ValueError(f"{path}: the scaling attributes must be all given or all null")
-    vars(estimator).update(attributes)
-    return estimator
-
-
-_META_KEYS = {"format", "format_version", "version", "class", "params", "attributes"}
-
-
-def _check_meta(meta, path):
-    """The class, parameters and attributes a file's metadata names, each checked against
-    what the format allows; ValueError naming the first thing that is not."""
-    def fail(problem):
-        raise ValueError(f"{path}: {problem}")
-
-    unexpected = set(meta) - _META_KEYS
-    if unexpected or not {"class", "params", "attributes"} <= set(meta):
-        fail(f"the metadata must hold class, params and attributes, and nothing else; got "
-             f"{sorted(meta)}")
-    classes = {c.__name__: c for c in (RNNRegressor, LSTMRegressor, GRURegressor)}
-    if meta["class"] not in classes:
-        fail(f"unknown estimator class {meta['class']!r}")
-    cls = classes[meta["class"]]
-    params, attributes = meta["params"], meta["attributes"]
-    if not isinstance(params, dict) or not isinstance(attributes, dict):
-        fail("params and attributes must be JSON objects")
-    known = cls().get_params(deep=False)
-    for key, value in params.items():
-        if key not in known:
-            fail(f"unknown parameter {key!r} of {cls.__name__}")
-        if value is not None and not isinstance(value, (bool, int, float, str)):
-            fail(f"parameter {key!r} is {value!r}, not a number, a string or null")
-    if not _ATTRIBUTES.keys() - set(_SCALING) <= set(attributes) <= _ATTRIBUTES.keys():
-        fail(f"the attributes must be {sorted(_ATTRIBUTES)} (the scaling ones optional); got "
-             f"{sorted(attributes)}")
-    for key, check in _ATTRIBUTES.items():
-        if key in attributes and not check(attributes[key]):
-            fail(f"attribute {key} is {attributes[key]!r}, which it cannot be")
-    n_iter = attributes["n_iter_"]
-    if len(attributes["loss_curve_"]) != n_iter or len(attributes["validation_scores_"]
-                                                       or ()) > n_iter:
-        fail(f"the loss curve and validation scores do not fit n_iter_={n_iter}")
-    return cls, params, dict(attributes)
-
-
-def _is_count(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _numbers_or_none(v):
-    return v is None or (isinstance(v, list) and all(map(_is_number, v)))
-
-
-_SCALING = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")
-_ATTRIBUTES = {
-    "n_iter_": _is_count,
-    "t_": _is_count,
-    "loss_curve_": lambda v: isinstance(v, list) and all(map(_is_number, v)),
-    "validation_scores_": _numbers_or_none,
-    "best_loss_": lambda v: v is None or _is_number(v),
-    "best_validation_score_": lambda v: v is None or _is_number(v),
-    "y_ndim": _is_count,
-    **dict.fromkeys(_SCALING, _numbers_or_none),
-}
-
-
-_COMMON_PARAMETERS = """
-    num_layers : int, default=1
-        Stacked recurrent layers.
-    bidirectional : bool, default=False
-        Run every layer forward and in reverse; the head sees both final states.
-    dropout : float, default=0.0
-        Dropout on the outputs of every layer but the last, in training.
-    return_sequences : bool, default=False
-        Predict at every time step (y of shape (n, T) or (n, T, k)) instead of
-        once per sequence from the final states.
-    standardize : bool, default=True
-        Standardise each input feature and each target with the mean and standard
-        deviation of the training data (over valid steps), learnt when a fit starts
-        afresh; ``predict`` and ``score`` work in the target's own units. False: the
-        network sees the data as given and ``predict`` is exactly its output.
-    solver : {'adam', 'adamw', 'sgd'}, default='adam'
-        Optimizer (update rules as ``torch.optim``).
-    learning_rate : {'constant', 'adaptive', 'cosine'}, default='constant'
-        Schedule of the step size over epochs. 'constant' keeps
-        ``learning_rate_init``. 'adaptive', as in MLPRegressor, divides it by 5
-        instead of stopping each time ``n_iter_no_change`` epochs in a row bring no
-        improvement, and stops once it is at most 1e-6. 'cosine' lowers it along
-        half a cosine from ``learning_rate_init`` at the first epoch towards 0 at
-        ``max_iter``.
-    learning_rate_init : float, default=1e-3
-        Initial step size; set between ``partial_fit`` calls, it takes effect at
-        the next one.
-    momentum : float, default=0.9
-        Momentum for ``solver='sgd'``.
-    nesterov : bool, default=False
-        Nesterov momentum for ``solver='sgd'``.
-    weight_decay : float, default=0.0
-        L2 penalty added to the gradient ('adam', 'sgd') or decoupled ('adamw').
-    batch_size : int, default=32
-        Sequences per mini-batch.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-        Shuffle the sequences every epoch.
-    tol : float, default=1e-4
-        Improvement below which an epoch counts as no improvement.
-    n_iter_no_change : int, default=50
-        Stop after this many epochs in a row without improvement (of the
-        training loss, or of the validation R² with ``early_stopping``). Larger
-        than MLPRegressor's 10: a mini-batch loss is noisy, and recurrent networks
-        sit on plateaus and keep improving slowly for many epochs (measured in
-        the user guide's page on training).
-    early_stopping : bool or 'auto', default='auto'
-        Monitor the R² of validation sequences (``validation_fraction`` of the
-        training sequences, split by ``validation_split``, or ``validation_data``
-        given to :meth:`fit`): stop when it stops improving and keep the best
-        epoch's weights. 'auto' does so when ``validation_data`` is given or the
-        held-out part would hold at least 5 sequences (50 with the default
-        fraction), and trains on every sequence otherwise. MLPRegressor's default
-        is False; here measurements on real series chose 'auto' (see the user
-        guide's page on training).
-    validation_fraction : float, default=0.1
-        Share of sequences held out for early stopping.
-    validation_split : {'last', 'random'}, default='last'
-        How to hold them out: the last ones in the order given (windows cut from
-        one series: the validation part then lies after the training part, and no
-        future value is trained on), or at random (drawn with ``random_state``),
-        for sequences that are independent samples stored in some order (for
-        instance sorted by target).
-    clip_norm : float or None, default=1.0
-        Clip the gradient's global L2 norm to this value; None turns clipping off.
-    dtype : {'float32', 'float64'}, default='float32'
-        Precision of weights and computation.
-    device : {'cpu', 'cuda'}, default='cpu'
-        Where to compute. 'cuda' runs on an NVIDIA GPU through numba-cuda
-        (``pip install "numbarnn[cuda]"``): the weights, the optimizer's state and
-        the training data stay on the GPU during ``fit``, which reads the loss and the
-        weights back once per epoch. Without numba-cuda or a GPU, fitting raises
-        :class:`~numbarnn.exceptions.DeviceUnavailableError`.
-    n_threads : int or None, default=None
-        Threads for the computation (Numba's thread pool; BLAS is capped to the
-        same number). None: Numba's default, one per core.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, dropout and the validation split. The
-        same value and ``n_threads`` give bit-identical weights.
-    verbose : int, default=0
-        Print one line per epoch (loss, validation score, seconds), and progress
-        within epochs longer than 10 seconds.
-    warm_start : bool, default=False
-        Let ``fit`` continue from the current weights (with a new optimizer).
-
-    Attributes
-    ----------
-    loss_curve_ : list of float
-        Mean training loss (MSE, in standardised units with ``standardize``) of each
-        epoch.
-    validation_scores_ : list of float or None
-        Validation R² of each epoch, with ``early_stopping`` or ``validation_data``.
-    best_loss_ : float or None
-        Lowest training loss seen (None with ``early_stopping``).
-    best_validation_score_ : float or None
-        Best validation R² (with ``early_stopping`` or ``validation_data``).
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Training sequences seen.
-    n_features_in_ : int
-        Features per time step.
-    n_outputs_ : int
-        Targets per sequence (or per step).
-    network_ : RecurrentNetwork
-        The fitted network: its cell, shape, parameter layout and device.
-    params_ : ndarray
-        The weights, one flat vector in ``network_.layout`` (see :meth:`state_dict`
-        for them by name).
-    input_mean_, input_scale_ : ndarray of shape ``(n_features_in_,)`` or None
-        Mean and standard deviation (1 where zero) of each input feature, with
-        ``standardize``; None without.
-    target_mean_, target_scale_ : ndarray of shape ``(n_outputs_,)`` or None
-        The same for each target.
-
-    Notes
-    -----
-    The loss is mean squared error (weighted by ``sample_weight``). With
-    ``standardize`` (the default) the network learns on standardised inputs and
-    targets, so raw data trains as well as scaled data, and ``predict`` maps its
-    output back to the target's units; the weights (:meth:`state_dict`) are those of
-    the network in standardised units. If the loss or gradient becomes NaN or
-    infinite, training stops, the last weights with a finite loss are restored and
-    :class:`numbarnn.TrainingDivergedError` is raised.
-"""
-
-
-class RNNRegressor(_SequenceRegressor):
-    __doc__ = """Elman recurrent network for sequence regression.
-
-    Parameters
-    ----------
-    hidden_size : int, default=64
-        Units per layer and direction.
-    nonlinearity : {'tanh', 'relu'}, default='tanh'
-        Activation of the hidden state.""" + _COMMON_PARAMETERS
-
-    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
-                              "nonlinearity": [StrOptions({"tanh", "relu"})]}
-
-    def __init__(self, hidden_size=64, *, nonlinearity="tanh", num_layers=1, bidirectional=False,
-                 dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
-                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
-                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
-                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
-                 random_state=None, verbose=0, warm_start=False):
-        vars(self).update((k, v) for k, v in locals().items() if k != "self")
-
-    def _cell(self):
-        return RNNCell(self.nonlinearity)
-
-
-class LSTMRegressor(_SequenceRegressor):
-    __doc__ = """Long short-term memory network for sequence regression.
-
-    Parameters
-    ----------
-    hidden_size : int, default=64
-        Units per layer and direction.
-    peephole : bool, default=False
-        Diagonal peephole weights (c_{t-1} into the i and f gates, c_t into o).
-    coupled : bool, default=False
-        Coupled input and forget gates, i = 1 - f.
-    forget_bias : float or None, default=1.0
-        Initial bias of the forget gate (None: PyTorch's uniform initialisation).
-        1.0 keeps the cell state through more steps at the start (Jozefowicz et al.
-        2015); measured, it lowers the error on the adding problem at T = 100 by
-        15 %, while 0.0 did better on short windows of real series (the
-        performance page has the figures).""" + \
-        _COMMON_PARAMETERS
-
-    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
-                              "peephole": ["boolean"], "coupled": ["boolean"],
-                              "forget_bias": [Interval(Real, None, None, closed="neither"),
-                                              None]}
-
-    def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
-                 num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 solver="adam", learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
-                 nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
-                 tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
-                 validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
-                 device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
-        vars(self).update((k, v) for k, v in locals().items() if k != "self")
-
-    def _cell(self):
-        return LSTMCell(self.peephole, self.coupled)
-
-    def _validate_params(self):
-        super()._validate_params()
-        largest = float(np.finfo(np.dtype(self.dtype)).max)
-        if self.forget_bias is not None and abs(self.forget_bias) > largest:
-            raise InvalidParameterError(f"The 'forget_bias' parameter of LSTMRegressor must "
-                                        f"be within the range of {self.dtype}; got "
-                                        f"{self.forget_bias!r}.")
-
-    def _init_params(self, network, rng):
-        return network.init_params(rng, np.dtype(self.dtype), forget_bias=self.forget_bias)
-
-
-class GRURegressor(_SequenceRegressor):
-    __doc__ = """Gated recurrent unit network for sequence regression.
-
-    Parameters
-    ----------
-    hidden_size : int, default=64
-        Units per layer and direction.
-    reset_after : bool, default=True
-        Apply the reset gate after the recurrent product (cuDNN, PyTorch) rather
-        than before it (Cho et al. 2014).""" + _COMMON_PARAMETERS
-
-    _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
-                              "reset_after": ["boolean"]}
-
-    def __init__(self, hidden_size=64, *, reset_after=True, num_layers=1, bidirectional=False,
-                 dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
-                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
-                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
-                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
-                 random_state=None, verbose=0, warm_start=False):
-        vars(self).update((k, v) for k, v in locals().items() if k != "self")
-
-    def _cell(self):
-        return GRUCell(self.reset_after)
