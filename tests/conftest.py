@@ -56,6 +56,7 @@ SIMULATED = {
     "test_classification_loss_gradient_matches_finite_differences": [
         {"return_sequences": True, "weighted": True},
         {"return_sequences": False, "weighted": False}],
+    "test_classifier_fit_on_the_device_is_the_fit_on_the_cpu": None,
     "test_classification_losses_match_torch": [{"loss": "cross_entropy",
                                                 "return_sequences": True}],
     "test_fit_on_the_device_is_the_fit_on_the_cpu": None,

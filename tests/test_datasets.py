@@ -49,3 +49,60 @@ def test_delayed_recall():
     np.testing.assert_array_equal(y[:, :3], 0)
     with pytest.raises(ValueError, match="delay"):
         datasets.make_delayed_recall(5, 10, delay=10)
+
+
+def test_gunpoint_is_the_archive_split():
+    X, y = datasets.load_gunpoint()
+    X_test, y_test = datasets.load_gunpoint("test")
+    assert X.shape == (50, 150, 1) and X_test.shape == (150, 150, 1)
+    assert set(y) == set(y_test) == {"1", "2"}
+    assert np.all(np.isfinite(X)) and np.all(np.isfinite(X_test))
+    assert X[0, :2, 0].tolist() == [-0.6478854, -0.64199155]
+    assert "Dau" in datasets.load_gunpoint.__doc__
+    with pytest.raises(ValueError, match="split"):
+        datasets.load_gunpoint("valid")
+
+
+HEADER = "@problemName t\n@timeStamps false\n@classLabel true a b\n@data\n"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("1,2,3:a\n4,5,6:b\n", ((2, 3, 1), ["a", "b"])),
+    ("1,2:3,4:a\n5,6:7,8:b\n", ((2, 2, 2), ["a", "b"])),
+    ("1,?,3:a\n", ((1, 3, 1), ["a"])),
+])
+def test_load_ts_reads_cases_channels_and_missing_values(tmp_path, body, expected):
+    path = tmp_path / "p.ts"
+    path.write_text("# a comment\n" + HEADER + body)
+    X, y = datasets.load_ts(path)
+    assert X.shape == expected[0] and y.tolist() == expected[1]
+    if "?" in body:
+        assert np.isnan(X[0, 1, 0])
+    if ":3,4:" in body:
+        assert X[0, :, 1].tolist() == [3.0, 4.0]
+
+
+def test_load_ts_gives_a_list_for_unequal_lengths_and_floats_for_targets(tmp_path):
+    path = tmp_path / "p.ts"
+    path.write_text("@targetLabel true\n@data\n1,2,3:0.5\n4:1.5\n")
+    X, y = datasets.load_ts(path)
+    assert [x.shape for x in X] == [(3, 1), (1, 1)] and y.tolist() == [0.5, 1.5]
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEADER + "1,2:c\n", r"line 5: .*not among the declared"),
+    (HEADER + "1,x:a\n", "line 5: a value is not a number"),
+    (HEADER + "1,2:3:a\n", "line 5: the channels of a case have different lengths"),
+    (HEADER + "1,2:a\n1,2:3,4:b\n", "line 6: 2 channel"),
+    (HEADER + "1,2\n", "line 5: a case needs its values and a label"),
+    ("@timeStamps true\n@classLabel true a\n@data\n(0,1):a\n", "time-stamped"),
+    ("@classLabel maybe\n@data\n", "true or false"),
+    ("@problemName p\n@data\n1,2:a\n", "neither @classLabel"),
+    ("1,2:a\n", "line 1: expected a header line"),
+    (HEADER, "no @data section with cases"),
+])
+def test_load_ts_names_what_is_wrong(tmp_path, text, message):
+    path = tmp_path / "p.ts"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        datasets.load_ts(path)

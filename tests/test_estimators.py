@@ -420,7 +420,8 @@ def test_score_runs_on_n_threads(data, monkeypatch):
     model = small(n_threads=1).fit(X, y)
     seen = []
     real = numbarnn.threads.limit
-    monkeypatch.setattr("numbarnn.estimators.base.threads.limit", lambda n: seen.append(n) or real(n))
+    monkeypatch.setattr("numbarnn.estimators.base.threads.limit",
+                        lambda n: seen.append(n) or real(n))
     model.predict(X)
     model.score(X, y)
     assert seen == [1, 1]

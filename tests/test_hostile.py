@@ -509,3 +509,38 @@ def test_all_three_estimators_round_trip(tmp_path):
         model.save(tmp_path / "m.npz")
         np.testing.assert_array_equal(numbarnn.load(tmp_path / "m.npz").predict(X),
                                       model.predict(X))
+
+
+# --- a classifier's file ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda a: a.pop("classes_"), "the attributes must be"),
+    (lambda a: a.update(classes_=["a", "b"]), "3 different labels"),
+    (lambda a: a.update(classes_=["c", "b", "a"]), "sorted"),
+    (lambda a: a.update(classes_=["a", 1, "c"]), "of one type"),
+    (lambda a: a.update(classes_=[[1], [2], [3]]), "classes_"),
+    (lambda a: a.update(y_ndim=2), "y_ndim"),
+    (lambda a: a.update(target_mean_=[0.0, 0.0, 0.0], target_scale_=[1.0, 1.0, 1.0]),
+     "must be null"),
+])
+def test_load_refuses_a_classifier_file_with_bad_classes(tmp_path, edit, message):
+    X = data()[0]
+    y = np.array(["a", "b", "c"])[np.arange(len(X)) % 3]
+    path = tmp_path / "c.npz"
+    numbarnn.GRUClassifier(hidden_size=3, max_iter=2, random_state=0).fit(X, y).save(path)
+    arrays, meta = _unzip(path)
+    edit(meta["attributes"])
+    _rezip(path, arrays, meta)
+    with pytest.raises(ValueError, match=message):
+        numbarnn.load(path)
+
+
+def test_a_regressor_file_with_classes_is_refused(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    arrays, meta = _unzip(path)
+    meta["attributes"]["classes_"] = [0, 1]
+    _rezip(path, arrays, meta)
+    with pytest.raises(ValueError, match="the attributes must be"):
+        numbarnn.load(path)

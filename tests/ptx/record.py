@@ -3,8 +3,9 @@
 Run under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) by tests/test_cuda_compile.py; writes
 JSON to the path given: a list of [module, kernel name, [argument type, ...]], each type
 ["array", dtype, ndim, layout] or ["scalar", name]. Every cell and variant, both dtypes,
-the persistent and the per-step paths, stacked, bidirectional, dropout, per-step targets
-and both optimizers: whatever a fit launches, the real compiler is then asked to compile.
+the persistent and the per-step paths, stacked, bidirectional, dropout, per-step targets,
+both optimizers and the classifiers' losses: whatever a fit launches, the real compiler is
+then asked to compile.
 A kernel run in several configurations gives the same signature whatever the variant.
 """
 
@@ -15,8 +16,9 @@ import warnings
 import numba
 import numpy as np
 from numba.cuda.simulator.kernel import FakeCUDAKernel
+from sklearn.base import ClassifierMixin
 
-from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
+from numbarnn import GRUClassifier, GRURegressor, LSTMClassifier, LSTMRegressor, RNNRegressor
 from numbarnn.backends.cuda import recurrence
 
 # A cell's variants (relu, peephole, coupled, reset before) are runtime arguments of the
@@ -28,6 +30,8 @@ CASES = [
                         solver="sgd", momentum=0.9, nesterov=True)),
     (LSTMRegressor, dict(peephole=True, coupled=True, return_sequences=True)),
     (GRURegressor, dict(reset_after=False, bidirectional=True, solver="adamw")),
+    (LSTMClassifier, dict()),  # two classes: binary cross-entropy
+    (GRUClassifier, dict(return_sequences=True)),  # three classes per step: cross-entropy
 ]
 
 
@@ -59,6 +63,8 @@ def main(path):
         recurrence.PER_STEP_HIDDEN = 1 if per_step else 10**9
         for cls, options in CASES:
             y = rng.standard_normal((3, 2) if options.get("return_sequences") else 3)
+            if issubclass(cls, ClassifierMixin):
+                y = np.array([[0, 1], [2, 0], [1, 2]]) if options else np.array([0, 1, 1])
             # per-step sample weights for the per-step case: the weighted loss kernel
             weights = np.abs(y) if options.get("return_sequences") else None
             for dtype in ("float32", "float64"):

@@ -4,12 +4,16 @@ Real series (public domain, each under 20 kB): :func:`load_sunspots`,
 :func:`load_co2`, :func:`load_elnino`, :func:`load_nile`. Turn one into training
 data with :func:`numbarnn.preprocessing.make_windows`.
 
+Real classification data: :func:`load_gunpoint` (the UCR archive's GunPoint), and
+:func:`load_ts` for any problem in the archives' ``.ts`` format.
+
 Synthetic tasks that need memory over many steps: :func:`make_adding_problem`,
 :func:`make_delayed_recall`.
 """
 
 from .real import load_co2, load_elnino, load_nile, load_sunspots
 from .synthetic import make_adding_problem, make_delayed_recall
+from .ts import load_gunpoint, load_ts
 
-__all__ = ["load_sunspots", "load_co2", "load_elnino", "load_nile", "make_adding_problem",
-           "make_delayed_recall"]
+__all__ = ["load_sunspots", "load_co2", "load_elnino", "load_nile", "load_gunpoint", "load_ts",
+           "make_adding_problem", "make_delayed_recall"]

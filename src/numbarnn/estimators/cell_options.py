@@ -16,7 +16,9 @@ _HIDDEN_SIZE = """\
 
 _CLASS_WEIGHT = """\
     class_weight : dict, 'balanced' or None, default=None
-        Weight of each class in the loss, multiplying ``sample_weight``: a dict
+        Weight of each class in the training loss, multiplying ``sample_weight``
+        there (the scaling statistics and the validation score are weighted by
+        ``sample_weight`` alone): a dict
         {label: weight} (classes left out weigh 1), 'balanced' (n_samples /
         (n_classes * count of the class) over the training labels, as scikit-learn
         computes it; not with ``partial_fit``), or None (all 1).
