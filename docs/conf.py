@@ -186,7 +186,8 @@ def write_accuracy_table(app):
 
     lines = [f"Recorded on {run['date']} (``benchmarks/results/{path.name}``), "
              f"{run['seeds']} seeds, numba {run['numba']}, PyTorch {run['torch']}; numbarnn "
-             f"with its default parameters{_except(run['params'])}.",
+             f"with its default parameters{_except(run['params'])}."
+             + (f" {run['note']}" if "note" in run else ""),
              ""]
     for key, title in (("rmse", "Test RMSE (mean ± sd over seeds; lower is better)"),
                        ("seconds", "Fit seconds (mean over seeds)")):

@@ -44,20 +44,27 @@ for name, cls in (("RNN", RNNRegressor), ("LSTM", LSTMRegressor), ("GRU", GRUReg
     print(f"{name:4}: {model.n_iter_:2d} epochs, test MSE {mse:.4f}")
 
 # %%
-# Gradient flow
-# -------------
+# Gradient flow, before and after training
+# ----------------------------------------
 # ``gradient_flow`` returns, for every layer and direction, the norm of
 # dL/dh_t at each step t averaged over the sequences (and dL/dc_t for an LSTM).
 # The loss is taken at the last step, so going left is going back in time.
+# ``relative=True`` divides each curve by its value at the last step: the share
+# of the gradient at the end that reaches t steps back, comparable between
+# models whose losses differ by orders of magnitude. ``weights="initial"``
+# measures the weights each fit started from.
 
-fig, ax = plt.subplots(figsize=(8, 4.5))
-for name, model in models.items():
-    flow = gradient_flow(model, X_test, y_test)
-    plot_gradient_flow(flow, ax=ax, label=name)
-    for state, norms in flow["l0"].items():
-        print(f"{name:4} dL/d{state}: first step / last step = {norms[0] / norms[-1]:.1e}")
-ax.set_title("gradient of the loss with respect to the state, adding problem (T = 50)")
-ax.set_ylabel("mean gradient norm")
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+for ax, weights, title in zip(axes, ("initial", "fitted"), ("at initialisation",
+                                                             "after training")):
+    for name, model in models.items():
+        flow = gradient_flow(model, X_test, y_test, weights=weights, relative=True)
+        plot_gradient_flow(flow, ax=ax, label=name)
+        for state, norms in flow["l0"].items():
+            print(f"{title:17} {name:4} dL/d{state}: 10 steps back {norms[-11]:.1e}, "
+                  f"{T - 1} steps back {norms[0]:.1e}")
+    ax.set_title(f"{title}, adding problem (T = {T})")
+    ax.set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
 fig.tight_layout()
 
 # %%
@@ -66,6 +73,10 @@ fig.tight_layout()
 # ``gate_statistics`` returns each gate's mean activation at every step and the
 # fraction of activations below 0.05 or above 0.95 (saturated).
 
+# The LSTM's forget gate f and the GRU's update gate z decide how much state
+# each unit keeps from step to step; a unit whose gate averages above 0.9
+# carries its state (and the gradient) across many steps.
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 for ax, name in zip(axes, ("LSTM", "GRU")):
     stats = gate_statistics(models[name], X_test)
@@ -73,5 +84,6 @@ for ax, name in zip(axes, ("LSTM", "GRU")):
     ax.set_title(f"{name} gates")
     for gate, values in stats["l0"].items():
         print(f"{name} {gate}: mean over steps {np.mean(values['mean']):.2f}, "
-              f"saturated {np.mean(values['saturated']):.0%}")
+              f"saturated {np.mean(values['saturated']):.0%}, "
+              f"units averaging above 0.9: {values['above_0.9']:.0%}")
 fig.tight_layout()

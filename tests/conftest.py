@@ -57,6 +57,8 @@ SIMULATED = {
         {"return_sequences": True, "weighted": True},
         {"return_sequences": False, "weighted": False}],
     "test_classifier_fit_on_the_device_is_the_fit_on_the_cpu": None,
+    "test_embedding_gradient_matches_finite_differences": [{"per_step": True}],
+    "test_token_fit_on_the_device_is_the_fit_on_the_cpu": None,
     "test_classification_losses_match_torch": [{"loss": "cross_entropy",
                                                 "return_sequences": True}],
     "test_fit_on_the_device_is_the_fit_on_the_cpu": None,

@@ -35,7 +35,8 @@ def test_every_kernel_a_fit_launches_compiles_for_sm80_and_sm90(tmp_path):
     # the recurrence, the optimizers and the glue: a fit that launched fewer kinds of
     # kernel would mean the recording missed a path
     assert {"_rnn_forward", "_rnn_backward", "_lstm_forward", "_lstm_backward", "_gru_forward",
-            "_gru_backward", "_adam_step", "_sgd_step", "_gemm", "_loss_rows"} <= kernels
+            "_gru_backward", "_adam_step", "_sgd_step", "_gemm", "_loss_rows", "_gather_rows",
+            "_scatter_rows"} <= kernels
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     compiled = subprocess.run([sys.executable, str(HERE / "compile.py"), str(launches), "8.0",
                                "9.0"], env=env, capture_output=True, text=True)

@@ -106,3 +106,21 @@ def test_load_ts_names_what_is_wrong(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         datasets.load_ts(path)
+
+
+def test_embedded_reber_strings_follow_the_grammar():
+    X, y = datasets.make_embedded_reber(200, random_state=0)
+    symbols = datasets.REBER_SYMBOLS
+    # the symbols that may follow each one inside a Reber string (from the grammar's graph)
+    edges = {"B": "TP", "T": "SXTV", "P": "TVXS", "S": "SXE", "X": "XSTV", "V": "PVE"}
+    for x, t in zip(X, y):
+        string = "".join(symbols[i] for i in np.append(x, t[-1]))
+        np.testing.assert_array_equal(x[1:], t[:-1])  # y is X shifted by one step
+        assert string[0] == "B" and string[-1] == "E" and string[2] == "B"
+        assert string[1] == string[-2] and string[1] in "TP"  # the long-range symbol
+        assert string[-3] == "E" and len(string) >= 9
+        inner = string[2:-2]
+        assert all(b in edges[a] for a, b in zip(inner, inner[1:]))
+    assert {len(x) for x in X} != {len(X[0])}  # lengths vary
+    again, _ = datasets.make_embedded_reber(200, random_state=0)
+    assert all(np.array_equal(a, b) for a, b in zip(X, again))

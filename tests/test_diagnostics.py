@@ -128,3 +128,55 @@ def test_plots(fitted, tmp_path):
 def test_importing_numbarnn_does_not_import_matplotlib():
     code = "import sys, numbarnn, numbarnn.diagnostics; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_relative_flow_at_initialisation_shows_which_cell_keeps_the_gradient():
+    """On the adding problem (T = 100), before training: going back from the last step, the
+    plain RNN's gradient fades fastest and the LSTM's cell state keeps the most, in that order
+    (the picture the theory predicts); the curves end at 1."""
+    from numbarnn.datasets import make_adding_problem
+
+    X, y = make_adding_problem(64, 100, random_state=0)
+    back = {}
+    for cls in (RNNRegressor, LSTMRegressor, GRURegressor):
+        model = cls(hidden_size=16, max_iter=1, random_state=0).fit(X, y)
+        flow = gradient_flow(model, X, y, weights="initial", relative=True)["l0"]
+        assert flow["h"][-1] == pytest.approx(1.0)
+        back[cls] = flow["c" if cls is LSTMRegressor else "h"][-51]  # 50 steps back
+        trained = gradient_flow(model, X, y, relative=True)["l0"]["h"]
+        assert not np.allclose(trained, flow["h"])  # the fitted weights differ from the start
+    assert back[RNNRegressor] < back[GRURegressor] < back[LSTMRegressor]
+    assert back[RNNRegressor] < 1e-6
+
+
+def test_initial_weights_are_those_the_fit_started_from():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 6, 2))
+    y = X[:, 0, 0]
+    start = LSTMRegressor(hidden_size=3, max_iter=1, random_state=0, learning_rate_init=1e-12,
+                          clip_norm=None, solver="sgd", momentum=0.0).fit(X, y)
+    moved = LSTMRegressor(hidden_size=3, max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(gradient_flow(moved, X, y, weights="initial")["l0"]["c"],
+                               gradient_flow(start, X, y)["l0"]["c"], rtol=1e-5)
+    with pytest.raises(ValueError, match="weights must be"):
+        gradient_flow(moved, X, y, weights="best")
+
+
+def test_gate_statistics_per_unit(fitted):
+    X, _, models = fitted
+    stats = gate_statistics(models[GRURegressor], X)["l0"]["z"]
+    assert stats["unit_mean"].shape == (5,)
+    assert stats["above_0.9"] == np.mean(stats["unit_mean"] > 0.9)
+    assert np.mean(stats["unit_mean"]) == pytest.approx(np.nanmean(stats["mean"]), rel=1e-12)
+
+
+def test_diagnostics_take_classifiers_and_tokens():
+    from numbarnn import LSTMClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, (12, 7))
+    y = np.where(X[:, 0] > 2, "a", "b")
+    model = LSTMClassifier(vocab_size=5, hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    flow = gradient_flow(model, X, y, relative=True)["l0"]
+    assert flow["c"].shape == (7,) and flow["c"][-1] == pytest.approx(1.0)
+    assert gate_statistics(model, X)["l0"]["f"]["unit_mean"].shape == (4,)

@@ -183,11 +183,15 @@ def figures(out, forecast_models, adding_models, adding):
     paths.append(_save(fig, out / "loss_curves.png"))
 
     batch = slice(0, 256)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, model in adding_models.items():
-        flow = diagnostics.gradient_flow(model, adding.X_test[batch], adding.y_test[batch])
-        diagnostics.plot_gradient_flow(flow, ax=ax, label=name)
-    ax.set_title(f"gradient of the loss w.r.t. the state, {adding.name}")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, weights in zip(axes, ("initial", "fitted")):
+        for name, model in adding_models.items():
+            flow = diagnostics.gradient_flow(model, adding.X_test[batch], adding.y_test[batch],
+                                             weights=weights, relative=True)
+            diagnostics.plot_gradient_flow(flow, ax=ax, label=name)
+        ax.set_title(f"{'at initialisation' if weights == 'initial' else 'after training'}, "
+                     f"{adding.name}")
+        ax.set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
     paths.append(_save(fig, out / "gradient_flow.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)

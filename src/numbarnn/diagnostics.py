@@ -12,13 +12,12 @@ module does not import it.
 """
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from . import threads
 from .preprocessing import standardized
-from .validation import check_sequences, check_targets
 
 SATURATION = (0.05, 0.95)
+MEMORY = 0.9  #: a unit whose forget (LSTM) or update (GRU) gate averages above this keeps state
 
 
 def _valid_mean(values, valid):
@@ -28,27 +27,34 @@ def _valid_mean(values, valid):
 
 
 def _prepare(estimator, X, lengths):
-    """X checked and standardised as the estimator's network sees it, lengths, valid steps."""
-    check_is_fitted(estimator)
-    X, lengths = check_sequences(X, lengths, estimator.params_.dtype, estimator.n_features_in_)
-    valid = np.arange(X.shape[1])[:, None] < lengths[None, :]  # (T, B)
-    return standardized(X, estimator.input_mean_, estimator.input_scale_), lengths, valid
+    """X checked as for ``predict``, lengths, and the valid steps (T, B)."""
+    X, lengths = estimator._checked_input(X, lengths)
+    return X, lengths, np.arange(X.shape[1])[:, None] < lengths[None, :]
 
 
-def gradient_flow(estimator, X, y, lengths=None):
+def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=False):
     """Norm of the loss gradient with respect to the hidden state at every time step.
 
     Parameters
     ----------
-    estimator : fitted RNNRegressor, LSTMRegressor or GRURegressor
+    estimator : fitted estimator (any of the six)
         The model to examine; it is not changed.
     X : array-like of shape (n, T, d) or (n, T), or list of arrays
         A batch of sequences, as for ``fit``.
     y : array-like
-        Their targets, as for ``fit``; the loss is the training loss (MSE) on
-        the batch, in the standardised units the network learns in.
+        Their targets or labels, as for ``fit``; the loss is the training loss
+        (MSE or cross-entropy, unweighted) on the batch, in the units the network
+        learns in.
     lengths : array-like of int, shape (n,), optional
         Valid steps per sequence.
+    weights : {'fitted', 'initial'}, default='fitted'
+        The fitted weights, or those the estimator's fit started from (drawn again
+        from its ``random_state``, which must be an int to give the same ones):
+        gradient flow before training.
+    relative : bool, default=False
+        Divide each curve by its value at the last step, ||dL/dh_t|| / ||dL/dh_T||:
+        how much of the gradient at the end reaches t steps back, comparable
+        between models whose losses differ.
 
     Returns
     -------
@@ -57,25 +63,38 @@ def gradient_flow(estimator, X, y, lengths=None):
         dict with ``'h'``: array (T,) of ||dL/dh_t||_2 averaged over the sequences
         valid at step t, and for an LSTM ``'c'``: the same for dL/dc_t. The gradient
         is the total one, through later steps and the layers above.
+
+    Raises
+    ------
+    ValueError
+        For ``weights`` other than 'fitted' or 'initial'.
     """
+    if weights not in ("fitted", "initial"):
+        raise ValueError(f"weights must be 'fitted' or 'initial', got {weights!r}")
     X, lengths, valid = _prepare(estimator, X, lengths)
-    y, _ = check_targets(y, X, estimator.network_.return_sequences, estimator.params_.dtype,
-                         lengths)
-    y = standardized(y, estimator.target_mean_, estimator.target_scale_)
+    y, _ = estimator._check_targets(y, X, lengths, training=False)
+    X, y, lengths, _ = estimator._network_data(X, y, lengths, None)
+    network = estimator.network_.to(estimator.device)
+    params = estimator.params_
+    if weights == "initial":
+        params = estimator._init_params(network, estimator._new_rng()).astype(params.dtype)
     states = {}
     with threads.limit(estimator.n_threads):
-        estimator.network_.to(estimator.device).loss_and_grad(estimator.params_, X, y, lengths,
-                                                              state_grads=states)
-    return {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid) for name, g in grads.items()}
-            for key, grads in states.items()}
+        network.loss_and_grad(params, X, y, lengths, state_grads=states)
+    flow = {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid)
+                  for name, g in grads.items()} for key, grads in states.items()}
+    if relative:
+        flow = {key: {name: values / values[-1] for name, values in curves.items()}
+                for key, curves in flow.items()}
+    return flow
 
 
 def gate_statistics(estimator, X, lengths=None):
-    """Mean activation and saturation of the gates at every time step.
+    """Mean activation and saturation of the gates at every time step, and per unit.
 
     Parameters
     ----------
-    estimator : fitted LSTMRegressor or GRURegressor
+    estimator : fitted LSTM or GRU estimator
         The model to examine.
     X : array-like of shape (n, T, d) or (n, T), or list of arrays
         A batch of sequences, as for ``predict``.
@@ -87,29 +106,41 @@ def gate_statistics(estimator, X, lengths=None):
     dict
         For every layer and direction (``'l0'``, ``'l0_reverse'``, ...), a dict of gate
         (LSTM ``'i'``, ``'f'``, ``'o'``; GRU ``'r'``, ``'z'``) to a dict with ``'mean'``,
-        array (T,) of the mean activation over units and valid sequences, and
-        ``'saturated'``, the fraction of activations below 0.05 or above 0.95.
+        array (T,) of the mean activation over units and valid sequences,
+        ``'saturated'``, the fraction of activations below 0.05 or above 0.95,
+        ``'unit_mean'``, array (H,) of each unit's mean over valid steps and
+        sequences, and ``'above_0.9'``, the share of units whose mean is above
+        :data:`MEMORY` (0.9): for the LSTM's forget gate f and the GRU's update gate
+        z, the units that carry their state from step to step.
 
     Raises
     ------
     ValueError
-        For an RNNRegressor, which has no gates.
+        For a plain RNN, which has no gates.
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
     network = estimator.network_.to(estimator.device)
     if not network.cell.reported_gates:
-        raise ValueError("a plain RNN has no gates; use LSTMRegressor or GRURegressor")
+        raise ValueError("a plain RNN has no gates; use an LSTM or GRU estimator")
+    X = standardized(X, estimator.input_mean_, estimator.input_scale_)
     with threads.limit(estimator.n_threads):
         _, cache = network.forward(estimator.params_, X, lengths)
     low, high = SATURATION
     result = {}
     for key, gates in network.gate_activations(cache).items():
         result[key] = {
-            name: {"mean": _valid_mean(gates[name].mean(axis=2), valid),
-                   "saturated": _valid_mean(((gates[name] < low) | (gates[name] > high))
-                                            .mean(axis=2), valid)}
+            name: _gate_summary(gates[name], valid, low, high)
             for name in network.cell.reported_gates}
     return result
+
+
+def _gate_summary(values, valid, low, high):
+    """The statistics of one gate's activations (T, B, H) over the valid steps (T, B)."""
+    unit_mean = values[valid].mean(axis=0)
+    return {"mean": _valid_mean(values.mean(axis=2), valid),
+            "saturated": _valid_mean(((values < low) | (values > high)).mean(axis=2), valid),
+            "unit_mean": unit_mean,
+            "above_0.9": float(np.mean(unit_mean > MEMORY))}
 
 
 def _axes(ax):
@@ -202,6 +233,6 @@ def plot_loss_curves(estimators, ax=None):
         ax.plot(np.arange(1, len(estimator.loss_curve_) + 1), estimator.loss_curve_, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (MSE)")
+    ax.set_ylabel("training loss")
     ax.legend(fontsize="small")
     return ax

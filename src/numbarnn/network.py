@@ -1,8 +1,9 @@
 """A stack of recurrent layers, a linear head and a loss over one flat parameter vector.
 
 Parameter names follow PyTorch (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
-``bias_hh_l0``, suffix ``_reverse``), with ``weight_ch_l{k}`` for LSTM peepholes and
-``head.weight``, ``head.bias`` for the output layer.
+``bias_hh_l0``, suffix ``_reverse``), with ``weight_ch_l{k}`` for LSTM peepholes,
+``embedding.weight`` for the token embedding (an ``nn.Embedding``) and ``head.weight``,
+``head.bias`` for the output layer.
 
 The network holds the backend of its device (:func:`numbarnn.backends.get`) and runs one
 layer stack on it, whatever the device: the backend does the arithmetic, the network
@@ -18,7 +19,7 @@ from . import backends
 from .cells import LSTMCell
 from .losses import KINDS
 from .parameters import ParameterLayout
-from .validation import check_lengths, check_sample_weight
+from .validation import check_lengths, check_sample_weight, check_token_ids
 
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
 MAX_PARAMETERS = 2**31  # a larger flat vector is surely a mistake (8 GiB in float32)
@@ -27,7 +28,7 @@ MAX_PARAMETERS = 2**31  # a larger flat vector is surely a mistake (8 GiB in flo
 class Batch(NamedTuple):
     """A batch on the network's backend: time-major inputs and its valid steps."""
 
-    x: object  #: inputs (T, B, D) on the backend, in the compute dtype
+    x: object  #: inputs (T, B, D) in the compute dtype, or token ids (T, B, 1) int64
     lengths: np.ndarray  #: valid steps per sequence (B,), int64, on the host
     on_backend: object  #: the same lengths on the backend
 
@@ -79,6 +80,11 @@ class RecurrentNetwork:
         index (targets (B, 1) or (B, T, 1)), as ``torch.nn.CrossEntropyLoss``; or
         binary cross-entropy of each logit against a target in [0, 1], as
         ``torch.nn.BCEWithLogitsLoss``.
+    vocab_size : int, optional
+        Take token ids in [0, vocab_size) instead of feature vectors: X is (B, T)
+        integers, and an embedding table ``embedding.weight`` (vocab_size,
+        input_size) turns each id into the first layer's input, as
+        ``torch.nn.Embedding``.
     """
 
     _workspace = None  # set by reusing_memory
@@ -86,7 +92,7 @@ class RecurrentNetwork:
 
     def __init__(self, cell, input_size, hidden_size, output_size=1, num_layers=1,
                  bidirectional=False, dropout=0.0, return_sequences=False, device="cpu",
-                 loss="mse"):
+                 loss="mse", vocab_size=None):
         if loss not in KINDS:
             raise ValueError(f"loss must be one of {sorted(KINDS)}, got {loss!r}")
         self.cell = cell
@@ -99,6 +105,7 @@ class RecurrentNetwork:
         self.return_sequences = return_sequences
         self.device = device
         self.loss = loss
+        self.vocab_size = vocab_size
         self.backend = backends.get(device)
         self.layout = ParameterLayout(self._shapes())
 
@@ -132,10 +139,10 @@ class RecurrentNetwork:
             return self
         return RecurrentNetwork(self.cell, self.input_size, self.hidden_size, self.output_size,
                                 self.num_layers, self.bidirectional, self.dropout,
-                                self.return_sequences, device, self.loss)
+                                self.return_sequences, device, self.loss, self.vocab_size)
 
     STRUCTURE = ("cell", "input_size", "hidden_size", "output_size", "num_layers",
-                 "bidirectional", "return_sequences", "loss")
+                 "bidirectional", "return_sequences", "loss", "vocab_size")
 
     def differences(self, other):
         """The names in :attr:`STRUCTURE` (what the parameters mean, not how they are
@@ -194,7 +201,9 @@ class RecurrentNetwork:
         per_direction = G * (H + 2) + len(self.cell.peepholes) * H
         first = G * self.input_size + per_direction
         above = G * H * n + per_direction
-        return n * (first + (self.num_layers - 1) * above) + self.output_size * (H * n + 1)
+        embedding = (self.vocab_size or 0) * self.input_size
+        return (embedding + n * (first + (self.num_layers - 1) * above)
+                + self.output_size * (H * n + 1))
 
     def _shapes(self):
         count = self.parameter_count()
@@ -205,6 +214,8 @@ class RecurrentNetwork:
         G = len(self.cell.gates) * self.hidden_size
         H = self.hidden_size
         shapes = {}
+        if self.vocab_size is not None:
+            shapes["embedding.weight"] = (self.vocab_size, self.input_size)
         for k in range(self.num_layers):
             d_in = self.input_size if k == 0 else H * len(self.directions)
             for suffix in self.directions:
@@ -223,7 +234,7 @@ class RecurrentNetwork:
         """New parameters, initialised as PyTorch does.
 
         Every recurrent weight and bias is drawn from U(-1/sqrt(H), 1/sqrt(H)); the
-        head from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        head from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the embedding from N(0, 1).
 
         Parameters
         ----------
@@ -245,6 +256,9 @@ class RecurrentNetwork:
         flat = np.empty(self.layout.size, dtype)
         views = self.layout.views(flat)
         for name, view in views.items():
+            if name == "embedding.weight":
+                view[...] = rng.standard_normal(view.shape)
+                continue
             fan = view.shape[-1] if name.startswith("head") else H
             view[...] = rng.uniform(-1.0, 1.0, view.shape) / np.sqrt(fan)
             if orthogonal and name.startswith("weight_hh"):
@@ -280,7 +294,7 @@ class RecurrentNetwork:
 
         Parameters
         ----------
-        X : ndarray of shape (B, T, D)
+        X : ndarray of shape (B, T, D), or (B, T) token ids with ``vocab_size``
             Input sequences, batch first.
         lengths : array-like of int, shape (B,), optional
             Valid steps per sequence (default: all T).
@@ -290,14 +304,28 @@ class RecurrentNetwork:
         Returns
         -------
         Batch
+
+        Raises
+        ------
+        ValueError
+            With ``vocab_size``, for an id at a valid step that is not an integer in
+            [0, vocab_size).
         """
-        B, T, _ = X.shape
-        return self._batch(X, check_lengths(lengths, B, T), dtype)
+        B, T = X.shape[:2]
+        lengths = check_lengths(lengths, B, T)
+        if self.vocab_size is not None:
+            check_token_ids(X, lengths, self.vocab_size)
+        return self._batch(X, lengths, dtype)
 
     def _batch(self, X, lengths, dtype):
-        """As :meth:`batch`, for lengths already checked."""
+        """As :meth:`batch`, for lengths (and token ids) already checked."""
         be = self.backend
-        return Batch(be.asarray(X.transpose(1, 0, 2), dtype), lengths, be.asarray(lengths))
+        if self.vocab_size is None:
+            x = be.asarray(X.transpose(1, 0, 2), dtype)
+        else:  # ids of padded steps may be anything: they become 0, never looked at
+            valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
+            x = be.asarray(np.where(valid, X, 0).T[..., None], np.int64)
+        return Batch(x, lengths, be.asarray(lengths))
 
     def time_major_targets(self, y, dtype):
         """Host targets (B, k), or (B, T, k) with ``return_sequences``, as the time-major
@@ -385,8 +413,10 @@ class RecurrentNetwork:
         -------
         ndarray of shape (B, k), or (B, T, k) with ``return_sequences``
         """
-        B, T, _ = X.shape
+        B, T = X.shape[:2]
         lengths = check_lengths(lengths, B, T)
+        if self.vocab_size is not None:
+            check_token_ids(X, lengths, self.vocab_size)
         be = self.backend
         with be.scope():
             params = be.asarray(params)
@@ -495,7 +525,7 @@ class RecurrentNetwork:
     def _forward(self, params, batch, dropout_rng, keep):
         be = self.backend
         views = self._views(params)
-        x = batch.x
+        x = batch.x if self.vocab_size is None else be.embed(views["embedding.weight"], batch.x)
         layers = []
         for k in range(self.num_layers):
             last = k == self.num_layers - 1
@@ -547,4 +577,6 @@ class RecurrentNetwork:
                 dx = dxd if dx is None else be.accumulate(dx, dxd)
             if k > 0:
                 dy = be.masked(dx, lengths, cache["layers"][k - 1].mask)
+            elif self.vocab_size is not None:
+                be.embedding_backward(dx, cache["batch"].x, lengths, gviews["embedding.weight"])
         return grad

@@ -325,3 +325,63 @@ def check_labels(y, n, T, per_step, lengths):
     valid = y[np.arange(T)[None, :] < lengths[:, None]] if per_step else y
     check_classification_targets(valid)
     return y, valid
+
+
+def check_tokens(X, lengths, vocab_size):
+    """Validate token sequences and return them as (n, T) int64 ids and lengths (n,).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T), or list of 1D arrays of ids
+        Token ids; a list of sequences of different lengths is padded with 0 and its
+        lengths are taken from it.
+    lengths : array-like of int, shape (n,), optional
+        Valid steps per sequence (default: all T, or the lengths of a list).
+    vocab_size : int
+        Ids must lie in [0, vocab_size) at valid steps; padded steps may hold anything.
+
+    Raises
+    ------
+    TypeError
+        For ids that are not integers (floats with a fractional part, strings).
+    ValueError
+        For a wrong shape, an empty X, or an id out of range (naming where).
+    """
+    if is_ragged_list(X):
+        arrays = [np.asarray(x) for x in X]
+        if any(a.ndim != 1 or a.size == 0 for a in arrays):
+            raise ValueError("token sequences must be 1D arrays of ids, none empty")
+        list_lengths = np.array([len(a) for a in arrays], np.int64)
+        if lengths is not None and not np.array_equal(np.asarray(lengths), list_lengths):
+            raise ValueError("lengths does not match the lengths of the sequences in X")
+        lengths = list_lengths
+        X = np.zeros((len(arrays), list_lengths.max()), np.result_type(*arrays))
+        for i, a in enumerate(arrays):
+            X[i, : len(a)] = a
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"with vocab_size, X must be token ids of shape (n_samples, "
+                         f"n_timesteps), neither empty, or a list of id sequences; got shape "
+                         f"{X.shape}")
+    if X.dtype.kind not in "iub":
+        if X.dtype.kind != "f" or not np.all(np.isfinite(X) & (np.mod(X, 1) == 0)):
+            raise TypeError(f"with vocab_size, X must hold integer token ids, got dtype "
+                            f"{X.dtype}" + (" with fractional or non-finite values"
+                                            if X.dtype.kind == "f" else ""))
+    lengths = check_lengths(lengths, *X.shape)
+    ids = X.astype(np.int64)
+    check_token_ids(ids, lengths, vocab_size)
+    return ids, lengths
+
+
+def check_token_ids(ids, lengths, vocab_size):
+    """ValueError unless every id (B, T) at a valid step is an integer in [0, vocab_size)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"token ids must be (B, T), got shape {ids.shape}")
+    valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    bad = valid & ((ids < 0) | (ids >= vocab_size) | (ids % 1 != 0))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"token id {ids[where]!r} at (sequence, step) {where} is outside the "
+                         f"vocabulary [0, {vocab_size})")

@@ -3,7 +3,7 @@
 Run under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) by tests/test_cuda_compile.py; writes
 JSON to the path given: a list of [module, kernel name, [argument type, ...]], each type
 ["array", dtype, ndim, layout] or ["scalar", name]. Every cell and variant, both dtypes,
-the persistent and the per-step paths, stacked, bidirectional, dropout, per-step targets,
+the persistent and the per-step paths, stacked, bidirectional, dropout, per-step targets, token ids,
 both optimizers and the classifiers' losses: whatever a fit launches, the real compiler is
 then asked to compile.
 A kernel run in several configurations gives the same signature whatever the variant.
@@ -31,7 +31,8 @@ CASES = [
     (LSTMRegressor, dict(peephole=True, coupled=True, return_sequences=True)),
     (GRURegressor, dict(reset_after=False, bidirectional=True, solver="adamw")),
     (LSTMClassifier, dict()),  # two classes: binary cross-entropy
-    (GRUClassifier, dict(return_sequences=True)),  # three classes per step: cross-entropy
+    # three classes per step from token ids: cross-entropy and the embedding
+    (GRUClassifier, dict(return_sequences=True, vocab_size=4, embedding_dim=2)),
 ]
 
 
@@ -58,6 +59,7 @@ def main(path):
     warnings.simplefilter("ignore")  # one epoch does not converge
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3, 2, 2))
+    ids = np.array([[0, 3], [2, 0], [1, 1]])
     lengths = np.array([2, 1, 2])
     for per_step in (False, True):
         recurrence.PER_STEP_HIDDEN = 1 if per_step else 10**9
@@ -66,11 +68,12 @@ def main(path):
             if issubclass(cls, ClassifierMixin):
                 y = np.array([[0, 1], [2, 0], [1, 2]]) if options else np.array([0, 1, 1])
             # per-step sample weights for the per-step case: the weighted loss kernel
-            weights = np.abs(y) if options.get("return_sequences") else None
+            weights = (np.abs(y) + 1.0) if options.get("return_sequences") else None
             for dtype in ("float32", "float64"):
                 model = cls(hidden_size=2, max_iter=1, batch_size=2, dtype=dtype, device="cuda",
                             random_state=0, **options)
-                model.fit(X, y, lengths, sample_weight=weights).predict(X, lengths)
+                inputs = ids if "vocab_size" in options else X
+                model.fit(inputs, y, lengths, sample_weight=weights).predict(inputs, lengths)
     with open(path, "w") as f:
         json.dump([json.loads(s) for s in sorted(seen)], f, indent=0)
 

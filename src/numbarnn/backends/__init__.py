@@ -10,6 +10,7 @@ Every backend keeps the same contract, on arrays of its own kind (NumPy arrays o
   context manager around a pass);
 - one direction of one layer: ``direction_forward``, ``direction_backward`` (backprop
   through time) and ``gate_activations``;
+- the token embedding: ``embed``, ``embedding_backward``;
 - the glue of the layer stack and the head: ``layer_output``, ``masked``,
   ``final_states``, ``final_states_grad``, ``direction_part``, ``accumulate``, ``linear``,
   ``linear_backward``, ``loss``;

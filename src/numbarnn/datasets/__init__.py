@@ -8,12 +8,13 @@ Real classification data: :func:`load_gunpoint` (the UCR archive's GunPoint), an
 :func:`load_ts` for any problem in the archives' ``.ts`` format.
 
 Synthetic tasks that need memory over many steps: :func:`make_adding_problem`,
-:func:`make_delayed_recall`.
+:func:`make_delayed_recall`, and next-symbol prediction on the embedded Reber grammar,
+:func:`make_embedded_reber`.
 """
 
 from .real import load_co2, load_elnino, load_nile, load_sunspots
-from .synthetic import make_adding_problem, make_delayed_recall
+from .synthetic import REBER_SYMBOLS, make_adding_problem, make_delayed_recall, make_embedded_reber
 from .ts import load_gunpoint, load_ts
 
 __all__ = ["load_sunspots", "load_co2", "load_elnino", "load_nile", "load_gunpoint", "load_ts",
-           "make_adding_problem", "make_delayed_recall"]
+           "make_adding_problem", "make_delayed_recall", "make_embedded_reber", "REBER_SYMBOLS"]

@@ -91,3 +91,67 @@ def make_delayed_recall(n_samples, n_timesteps, delay, random_state=None):
     y = np.zeros_like(x)
     y[:, delay:] = x[:, : n_timesteps - delay]
     return x[:, :, None], y
+
+
+REBER_SYMBOLS = "BTPSXVE"  #: the embedded Reber grammar's symbols; token id = position here
+
+# The Reber grammar (Reber 1967) as a graph: each node's two edges, (symbol, next node),
+# taken with probability 1/2; node 5 ends the string with E.
+_REBER = (((1, "T"), (2, "P")), ((1, "S"), (3, "X")), ((2, "T"), (4, "V")),
+          ((2, "X"), (5, "S")), ((3, "P"), (5, "V")))
+
+
+def _reber_string(rng):
+    symbols, node = ["B"], 0
+    while node != 5:
+        node, symbol = _REBER[node][rng.randint(2)]
+        symbols.append(symbol)
+    return symbols + ["E"]
+
+
+@validate_params(
+    {"n_samples": [Interval(Integral, 1, None, closed="left")],
+     "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
+def make_embedded_reber(n_samples, random_state=None):
+    """Next-symbol prediction on the embedded Reber grammar (Hochreiter & Schmidhuber 1997).
+
+    A string is B, then T or P, then a string of the Reber grammar (B, a random walk
+    through its graph, E), then the same T or P again, then E. Every step but the
+    second-to-last can be predicted from the few symbols before it (up to the
+    grammar's coin flips); the T or P before the final E repeats the second symbol,
+    which lies a whole inner string back (at least 7 steps): a model that forgets
+    it gets that step right half the time.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of strings.
+    random_state : int, RandomState instance or None
+        Seed of the choices.
+
+    Returns
+    -------
+    X : list of ndarray of int
+        Each string but its last symbol, as token ids into :data:`REBER_SYMBOLS`
+        (``vocab_size=7``); lengths differ.
+    y : list of ndarray of int
+        The next symbol at each step (each string but its first symbol): per-step
+        labels for ``return_sequences=True``.
+
+    Notes
+    -----
+    A perfect model's per-symbol perplexity is not 1: at each of the grammar's
+    branch points two symbols are equally likely. The long-range step is the
+    second-to-last of each string (``y[i][-2]``, which equals ``X[i][1]``).
+    """
+    rng = check_random_state(random_state)
+    ids = {s: i for i, s in enumerate(REBER_SYMBOLS)}
+    X, y = [], []
+    for _ in range(n_samples):
+        outer = "TP"[rng.randint(2)]
+        string = np.array([ids[s] for s in ["B", outer, *_reber_string(rng), outer, "E"]])
+        X.append(string[:-1])
+        y.append(string[1:])
+    return X, y

@@ -30,7 +30,7 @@ from ..exceptions import LayoutWarning, TrainingDivergedError
 from ..network import RecurrentNetwork
 from ..optim import SGD, Adam, AdamW
 from ..preprocessing import feature_statistics, standardized
-from ..validation import check_sample_weight, check_sequences, real_array
+from ..validation import check_sample_weight, check_sequences, check_tokens, real_array
 
 AUTO_VALIDATION_SEQUENCES = 5  # early_stopping='auto' holds out at least this many
 SCALING = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")  # fitted statistics
@@ -49,6 +49,8 @@ class _SequenceEstimator(BaseEstimator):
 
     _parameter_constraints = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "vocab_size": [Interval(Integral, 1, None, closed="left"), None],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -77,8 +79,8 @@ class _SequenceEstimator(BaseEstimator):
         "warm_start": ["boolean"],
     }
 
-    _INTEGER_PARAMETERS = ("hidden_size", "num_layers", "batch_size", "max_iter",
-                           "n_iter_no_change", "n_threads")
+    _INTEGER_PARAMETERS = ("hidden_size", "vocab_size", "embedding_dim", "num_layers",
+                           "batch_size", "max_iter", "n_iter_no_change", "n_threads")
 
     def _validate_params(self):
         """scikit-learn's checks of the parameter constraints, and what they let through:
@@ -112,10 +114,14 @@ class _SequenceEstimator(BaseEstimator):
     # --- construction ---------------------------------------------------------------
 
     def _make_network(self, n_features, n_outputs, device=None):
-        return RecurrentNetwork(self._cell(), n_features, self.hidden_size, n_outputs,
+        """The network for ``n_features`` features per step (token ids: an embedding of
+        ``embedding_dim`` columns, ``hidden_size`` if None, feeds the first layer)."""
+        input_size = n_features if self.vocab_size is None else (self.embedding_dim
+                                                                 or self.hidden_size)
+        return RecurrentNetwork(self._cell(), input_size, self.hidden_size, n_outputs,
                                 self.num_layers, self.bidirectional, self.dropout,
                                 self.return_sequences, device or self.device,
-                                self._loss(n_outputs))
+                                self._loss(n_outputs), self.vocab_size)
 
     def _on_device(self):
         """The fitted network on ``device`` (which may have been set since the fit)."""
@@ -268,10 +274,17 @@ class _SequenceEstimator(BaseEstimator):
     def _check_data(self, X, y, lengths, sample_weight, n_features, training):
         """Validated (X, y, lengths, step weights) of ``training`` or validation sequences
         with ``n_features`` features (None: any), and y's ndim."""
-        X, lengths = check_sequences(X, lengths, np.dtype(self.dtype), n_features)
+        X, lengths = self._check_inputs(X, lengths, np.dtype(self.dtype), n_features)
         y, y_ndim = self._check_targets(y, X, lengths, training)
         weights = check_sample_weight(sample_weight, lengths, X.shape[1], self.return_sequences)
         return (X, y, lengths, weights), y_ndim
+
+    def _check_inputs(self, X, lengths, dtype, n_features):
+        """X as (n, T, d) of ``dtype`` (or, with ``vocab_size``, (n, T) int64 token ids),
+        and lengths (n,)."""
+        if self.vocab_size is not None:
+            return check_tokens(X, lengths, self.vocab_size)
+        return check_sequences(X, lengths, dtype, n_features)
 
     def _train(self, X, y, lengths, sample_weight, validation_data, incremental, classes):
         fitted = hasattr(self, "params_")
@@ -285,14 +298,16 @@ class _SequenceEstimator(BaseEstimator):
         if not reset and n_outputs != self.n_outputs_:
             raise ValueError(f"y has {y.shape[-1]} targets, but the estimator was fitted with "
                              f"{self.n_outputs_}")
-        _warn_if_transposed(X)
+        n_features = 1 if self.vocab_size is not None else X.shape[2]  # an id per step
+        if self.vocab_size is None:
+            _warn_if_transposed(X)
         early_stopping = self._early_stopping(len(X), validation_data, incremental)
         valid = None
         if validation_data is not None:
-            valid = self._check_validation_data(validation_data, X.shape[2], y.shape[-1])
+            valid = self._check_validation_data(validation_data, n_features, y.shape[-1])
         elif early_stopping:
             train, valid = self._validation_split(*train)
-        network = self._make_network(X.shape[2], n_outputs)  # a missing GPU is reported here
+        network = self._make_network(n_features, n_outputs)  # a missing GPU is reported here
         changed = [] if reset else network.differences(self.network_)
         if changed:
             raise ValueError(f"{', '.join(changed)} changed since the estimator was fitted; "
@@ -302,7 +317,7 @@ class _SequenceEstimator(BaseEstimator):
 
         with threads.limit(self.n_threads):
             if reset:
-                self._reset(network, X.shape[2], n_outputs, y_ndim, self._new_rng(),
+                self._reset(network, n_features, n_outputs, y_ndim, self._new_rng(),
                             early_stopping)
                 if self.standardize:
                     self._learn_scaling(*train)
@@ -338,8 +353,9 @@ class _SequenceEstimator(BaseEstimator):
 
     def _learn_scaling(self, X, y, lengths, weights):
         """Each input feature's mean and standard deviation over the valid steps of the
-        training data, weighted by the sample weights."""
-        self.input_mean_, self.input_scale_ = feature_statistics(X, lengths, weights)
+        training data, weighted by the sample weights (token ids are not scaled)."""
+        if self.vocab_size is None:
+            self.input_mean_, self.input_scale_ = feature_statistics(X, lengths, weights)
 
     def _network_data(self, X, y, lengths, weights):
         """Training data as the network learns from it: inputs standardised if fitted so."""
@@ -485,7 +501,7 @@ class _SequenceEstimator(BaseEstimator):
         """X (n, T, d) and lengths, checked for a fitted estimator's prediction."""
         check_is_fitted(self)
         self._validate_predict_params()
-        return check_sequences(X, lengths, self.params_.dtype, self.n_features_in_)
+        return self._check_inputs(X, lengths, self.params_.dtype, self.n_features_in_)
 
     def _valid_outputs(self, lengths, prediction, y, weights):
         """Prediction, targets and weights (None, or step weights (n, S, 1)) of the valid
@@ -502,8 +518,10 @@ class _SequenceEstimator(BaseEstimator):
         """The weights as an ordered dict of NumPy arrays with PyTorch's names.
 
         Keys are ``rnn.<name>`` (e.g. ``rnn.weight_ih_l0``, as ``nn.LSTM`` names its
-        parameters) and ``head.weight``, ``head.bias`` (an ``nn.Linear``), so a module
-        with attributes ``rnn`` and ``head`` loads it with ``load_state_dict``.
+        parameters), ``head.weight``, ``head.bias`` (an ``nn.Linear``) and, with
+        ``vocab_size``, ``embedding.weight`` (an ``nn.Embedding``), so a module with
+        attributes ``embedding``, ``rnn`` and ``head`` loads it with
+        ``load_state_dict``.
 
         Returns
         -------
@@ -511,7 +529,7 @@ class _SequenceEstimator(BaseEstimator):
             Copies of the weights, in storage order.
         """
         check_is_fitted(self)
-        return OrderedDict((name if name.startswith("head.") else f"rnn.{name}", view.copy())
+        return OrderedDict((_state_name(name), view.copy())
                            for name, view in self.network_.layout.views(self.params_).items())
 
     def load_state_dict(self, state_dict):
@@ -589,14 +607,15 @@ class _SequenceEstimator(BaseEstimator):
         for key in ("rnn.weight_ih_l0", "head.weight"):
             if key not in shapes or len(shapes[key]) != 2 or min(shapes[key]) < 1:
                 raise ValueError(f"state_dict needs a 2D {key!r}")
-        n_features, n_outputs = shapes["rnn.weight_ih_l0"][1], shapes["head.weight"][0]
+        n_features = 1 if self.vocab_size is not None else shapes["rnn.weight_ih_l0"][1]
+        n_outputs = shapes["head.weight"][0]
         if hasattr(self, "params_") and (n_features, n_outputs) != (self.n_features_in_,
                                                                     self.n_outputs_):
             raise ValueError(f"state_dict has {n_features} features and {n_outputs} outputs; the "
                              f"estimator was fitted with {self.n_features_in_} and "
                              f"{self.n_outputs_}")
         network = self._make_network(n_features, n_outputs, "cpu")  # weights on the host
-        names = {(n if n.startswith("head.") else f"rnn.{n}"): n for n in network.layout}
+        names = {_state_name(n): n for n in network.layout}
         missing, unexpected = set(names) - set(shapes), set(shapes) - set(names)
         if missing or unexpected:
             raise ValueError(f"state_dict does not fit this estimator: missing {sorted(missing)}, "
@@ -663,6 +682,11 @@ def _parameter_names(cls):
     """The names of an estimator class's parameters (``get_params`` inspects the signature
     at every call)."""
     return frozenset(cls._get_param_names())
+
+
+def _state_name(name):
+    """A network parameter's name in a state dict: the recurrent ones under ``rnn.``."""
+    return name if name.startswith(("head.", "embedding.")) else f"rnn.{name}"
 
 
 def _warn_if_transposed(X):

@@ -285,13 +285,14 @@ class RNNClassifier(RNNOptions, _SequenceClassifier):
     _parameter_constraints = {**_SequenceClassifier._parameter_constraints,
                               **RNNOptions.constraints}
 
-    def __init__(self, hidden_size=64, *, nonlinearity="tanh", class_weight=None, num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False, solver="adam",
-                 learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
-                 nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
-                 tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
-                 validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
-                 device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
+    def __init__(self, hidden_size=64, *, nonlinearity="tanh", class_weight=None, vocab_size=None,
+                 embedding_dim=None, num_layers=1, bidirectional=False, dropout=0.0,
+                 return_sequences=False, solver="adam", learning_rate="constant",
+                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
+                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
+                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
+                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
+                 random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
 
@@ -302,13 +303,13 @@ class LSTMClassifier(LSTMOptions, _SequenceClassifier):
                               **LSTMOptions.constraints}
 
     def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
-                 class_weight=None, num_layers=1, bidirectional=False, dropout=0.0,
-                 return_sequences=False, solver="adam", learning_rate="constant",
-                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
-                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
-                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
-                 random_state=None, verbose=0, warm_start=False):
+                 class_weight=None, vocab_size=None, embedding_dim=None, num_layers=1,
+                 bidirectional=False, dropout=0.0, return_sequences=False, solver="adam",
+                 learning_rate="constant", learning_rate_init=1e-3, momentum=0.9, nesterov=False,
+                 weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True, tol=1e-4,
+                 n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
+                 validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
+                 device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")
 
 
@@ -318,11 +319,12 @@ class GRUClassifier(GRUOptions, _SequenceClassifier):
     _parameter_constraints = {**_SequenceClassifier._parameter_constraints,
                               **GRUOptions.constraints}
 
-    def __init__(self, hidden_size=64, *, reset_after=True, class_weight=None, num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False, solver="adam",
-                 learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
-                 nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
-                 tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
-                 validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
-                 device="cpu", n_threads=None, random_state=None, verbose=0, warm_start=False):
+    def __init__(self, hidden_size=64, *, reset_after=True, class_weight=None, vocab_size=None,
+                 embedding_dim=None, num_layers=1, bidirectional=False, dropout=0.0,
+                 return_sequences=False, solver="adam", learning_rate="constant",
+                 learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
+                 batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
+                 early_stopping="auto", validation_fraction=0.1, validation_split="last",
+                 standardize=True, clip_norm=1.0, dtype="float32", device="cpu", n_threads=None,
+                 random_state=None, verbose=0, warm_start=False):
         vars(self).update((k, v) for k, v in locals().items() if k != "self")

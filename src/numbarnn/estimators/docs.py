@@ -2,6 +2,13 @@
 that differ between regression and classification filled in by :func:`common`."""
 
 COMMON = """
+    vocab_size : int or None, default=None
+        Take token ids instead of feature vectors: X is (n, T) integers in [0,
+        vocab_size), or a list of id sequences, and a learnt table turns each id
+        into the first layer's input (``torch.nn.Embedding``). None: X holds
+        features.
+    embedding_dim : int or None, default=None
+        Columns of that table (None: ``hidden_size``); used with ``vocab_size``.
     num_layers : int, default=1
         Stacked recurrent layers.
     bidirectional : bool, default=False

@@ -113,9 +113,9 @@ class RNNRegressor(RNNOptions, _SequenceRegressor):
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               **RNNOptions.constraints}
 
-    def __init__(self, hidden_size=64, *, nonlinearity="tanh", num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False, solver="adam",
-                 learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
+    def __init__(self, hidden_size=64, *, nonlinearity="tanh", vocab_size=None, embedding_dim=None,
+                 num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
+                 solver="adam", learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
                  nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
                  tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
                  validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",
@@ -130,8 +130,8 @@ class LSTMRegressor(LSTMOptions, _SequenceRegressor):
                               **LSTMOptions.constraints}
 
     def __init__(self, hidden_size=64, *, peephole=False, coupled=False, forget_bias=1.0,
-                 num_layers=1, bidirectional=False, dropout=0.0,
-                 return_sequences=False, solver="adam", learning_rate="constant",
+                 vocab_size=None, embedding_dim=None, num_layers=1, bidirectional=False,
+                 dropout=0.0, return_sequences=False, solver="adam", learning_rate="constant",
                  learning_rate_init=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0,
                  batch_size=32, max_iter=200, shuffle=True, tol=1e-4, n_iter_no_change=50,
                  early_stopping="auto", validation_fraction=0.1, validation_split="last",
@@ -146,9 +146,9 @@ class GRURegressor(GRUOptions, _SequenceRegressor):
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               **GRUOptions.constraints}
 
-    def __init__(self, hidden_size=64, *, reset_after=True, num_layers=1,
-                 bidirectional=False, dropout=0.0, return_sequences=False, solver="adam",
-                 learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
+    def __init__(self, hidden_size=64, *, reset_after=True, vocab_size=None, embedding_dim=None,
+                 num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
+                 solver="adam", learning_rate="constant", learning_rate_init=1e-3, momentum=0.9,
                  nesterov=False, weight_decay=0.0, batch_size=32, max_iter=200, shuffle=True,
                  tol=1e-4, n_iter_no_change=50, early_stopping="auto", validation_fraction=0.1,
                  validation_split="last", standardize=True, clip_norm=1.0, dtype="float32",

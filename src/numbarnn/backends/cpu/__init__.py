@@ -12,7 +12,7 @@ import numpy as np
 
 from ...losses import divisor
 from ...threads import serial_blas
-from . import driver, losses, updates
+from . import driver, embedding, losses, updates
 
 
 class CPUBackend:
@@ -129,6 +129,18 @@ class CPUBackend:
             return {}
         T, B, _ = cache.hs.shape
         return cell.named_gates(driver.unblocked(cache.acts, T, B, cache.n_blocks))
+
+    # --- the token embedding ------------------------------------------------------------
+
+    def embed(self, weight, ids):
+        """The rows of the embedding table ``weight`` (V, D) for token ids (T, B, 1):
+        the first layer's input (T, B, D)."""
+        return weight[ids[..., 0]]
+
+    def embedding_backward(self, dx, ids, lengths, dweight):
+        """Add the input gradient dx (T, B, D) of every valid step into row ``ids[t, b]``
+        of ``dweight`` (V, D)."""
+        embedding.scatter_rows(dx, ids, lengths, dweight)
 
     # --- between layers and the head -------------------------------------------------
 

@@ -110,6 +110,16 @@ class CUDABackend:
     def gate_activations(self, cell, cache):
         return driver.gate_activations(cell, cache)
 
+    # --- the token embedding ------------------------------------------------------------
+
+    def embed(self, weight, ids):
+        return products.gather_rows(weight, ids)
+
+    def embedding_backward(self, dx, ids, lengths, dweight):
+        """As the CPU's; rows that several steps share are added atomically, so the sum's
+        order, and its last bits in float32, may differ from run to run."""
+        products.scatter_rows(dx, ids, lengths, dweight)
+
     # --- between layers and the head -------------------------------------------------
 
     def layer_output(self, states, lengths, mask=None):

@@ -257,3 +257,36 @@ def loss_rows(kind, output, target, lengths, per_step, weight, scale, doutput, o
     _loss_rows[min(blocks(S * B), 1024), MAX_THREADS](
         kind, output, target, lengths, per_step, target if weight is None else weight,
         weight is not None, scale, doutput, out)
+
+
+@cuda.jit
+def _gather_rows(weight, ids, out):
+    """out[t, b] = weight[ids[t, b, 0]] over (T, B, D)."""
+    i = cuda.grid(1)
+    T, B, D = out.shape
+    if i < out.size:
+        t, b, j = i // (B * D), i // D % B, i % D
+        out[t, b, j] = weight[ids[t, b, 0], j]
+
+
+def gather_rows(weight, ids):
+    """The rows of a (V, D) device array for (T, B, 1) device ids: (T, B, D)."""
+    out = cuda.device_array(ids.shape[:2] + (weight.shape[1],), weight.dtype)
+    _gather_rows[blocks(out.size), MAX_THREADS](weight, ids, out)
+    return out
+
+
+@cuda.jit
+def _scatter_rows(dx, ids, lengths, dweight):
+    """dweight[ids[t, b, 0]] += dx[t, b] at valid steps, with atomic adds (ids repeat)."""
+    i = cuda.grid(1)
+    T, B, D = dx.shape
+    if i < dx.size:
+        t, b, j = i // (B * D), i // D % B, i % D
+        if t < lengths[b]:
+            cuda.atomic.add(dweight, (ids[t, b, 0], j), dx[t, b, j])
+
+
+def scatter_rows(dx, ids, lengths, dweight):
+    """Add dx (T, B, D) of the valid steps into the rows ``ids`` (T, B, 1) of ``dweight``."""
+    _scatter_rows[blocks(dx.size), MAX_THREADS](dx, ids, lengths, dweight)
