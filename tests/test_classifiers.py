@@ -202,3 +202,29 @@ def test_classifier_fit_on_the_device_is_the_fit_on_the_cpu(case, device):
     np.testing.assert_allclose(ours.params_, cpu.params_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours.predict_proba(X, lengths), cpu.predict_proba(X, lengths),
                                rtol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m, X, y: m.fit(X * np.nan, y), ValueError, "NaN"),
+    (lambda m, X, y: m.partial_fit(X[:, :, :1], y), ValueError, "features per time step"),
+    (lambda m, X, y: m.partial_fit(X, y[:-1]), ValueError, "different numbers of sequences"),
+    (lambda m, X, y: m.partial_fit(X, y, sample_weight=-np.ones(len(y))), ValueError,
+     "Negative"),
+    (lambda m, X, y: m.partial_fit(X, y, lengths=np.zeros(len(y), int)), ValueError,
+     "lengths must lie"),
+    (lambda m, X, y: m.partial_fit(X, np.full(len(y), 0.5)), ValueError, "Unknown label type"),
+    (lambda m, X, y: m.fit(X, y, validation_data=(X, np.full(len(y), 0.5))), ValueError,
+     "validation_data: Unknown label type"),
+    (lambda m, X, y: m.set_params(class_weight="heavy").fit(X, y), ValueError, "class_weight"),
+])
+def test_bad_input_leaves_a_fitted_classifier_unchanged(call, error, message):
+    import pickle
+
+    X = sequences()
+    y = labels(X, ["a", "b", "c"])
+    model = small().fit(X, y)
+    before = pickle.dumps({k: v for k, v in vars(model).items() if k != "network_"})
+    with pytest.raises(error, match=message):
+        call(model, X, y)
+    model.set_params(class_weight=None)
+    assert pickle.dumps({k: v for k, v in vars(model).items() if k != "network_"}) == before

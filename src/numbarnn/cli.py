@@ -22,7 +22,7 @@ def main(argv=None):
     run.add_argument("--timesteps", type=int, default=defaults.timesteps,
                      help="length of the adding-problem sequences")
     run.add_argument("--epochs", type=int, default=None,
-                     help="epochs for both tasks (default: per task)")
+                     help="epochs for every task (default: per task)")
     run.add_argument("--seconds", type=float, default=None,
                      help="also stop each model's training after this many seconds")
     run.add_argument("--seed", type=int, default=defaults.seed)
@@ -35,6 +35,7 @@ def main(argv=None):
         timesteps=args.timesteps, seconds=args.seconds, seed=args.seed, torch=not args.no_torch)
     if args.epochs is not None:
         settings = dataclasses.replace(settings, forecast_epochs=args.epochs,
+                                       gunpoint_epochs=args.epochs, reber_epochs=args.epochs,
                                        adding_epochs=args.epochs)
     demo.run(settings)
     return 0
