@@ -14,8 +14,11 @@ rule gives up, so here they take a larger step size and train for all 200 epochs
 on every sequence (the classification guide has the measurements).
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 
 from numbarnn import GRUClassifier, LSTMClassifier, RNNClassifier
@@ -23,7 +26,7 @@ from numbarnn.datasets import load_gunpoint
 
 X, y = load_gunpoint()
 X_test, y_test = load_gunpoint("test")
-print(f"train {X.shape}, test {X_test.shape}, classes {sorted(set(y))}")
+print(f"train {X.shape}, test {X_test.shape}, classes {sorted(set(y.tolist()))}")
 
 fig, ax = plt.subplots(figsize=(7, 3))
 for label, colour in (("1", "tab:red"), ("2", "tab:blue")):
@@ -43,6 +46,7 @@ fig.tight_layout()
 
 params = dict(learning_rate_init=1e-2, early_stopping=False, n_iter_no_change=200,
               random_state=0)
+warnings.simplefilter("ignore", ConvergenceWarning)  # all 200 epochs are meant to run
 scores = {"1-NN (Euclidean)": KNeighborsClassifier(1).fit(X[:, :, 0], y).score(X_test[:, :, 0],
                                                                                y_test)}
 models = {}

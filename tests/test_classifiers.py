@@ -228,3 +228,36 @@ def test_bad_input_leaves_a_fitted_classifier_unchanged(call, error, message):
         call(model, X, y)
     model.set_params(class_weight=None)
     assert pickle.dumps({k: v for k, v in vars(model).items() if k != "network_"}) == before
+
+
+def test_per_step_labels_at_padded_steps_are_never_read():
+    """An object array with None at padded steps (as pandas gives) trains as the same labels
+    with anything else there."""
+    X = sequences(6, 4)
+    lengths = np.array([4, 2, 3, 4, 1, 4])
+    steps = np.where(np.cumsum(X[:, :, 0], axis=1) > 0, "up", "down").astype(object)
+    holes = steps.copy()
+    holes[np.arange(4)[None, :] >= lengths[:, None]] = None
+    a = small(return_sequences=True).fit(X, steps, lengths)
+    b = small(return_sequences=True).fit(X, holes, lengths)
+    np.testing.assert_array_equal(a.params_, b.params_)
+
+
+def test_gradient_flow_of_a_classifier_names_unknown_labels():
+    from numbarnn.diagnostics import gradient_flow
+
+    X = sequences()
+    y = labels(X, ["a", "b", "c"])
+    model = small(class_weight="balanced").fit(X, y)
+    assert gradient_flow(model, X, y)["l0"]["h"].shape == (5,)
+    with pytest.raises(ValueError, match="not among the classes"):
+        gradient_flow(model, X, np.where(y == "a", "z", y))
+
+
+def test_binary_cross_entropy_targets_must_be_probabilities():
+    from numbarnn import GRUCell, RecurrentNetwork
+
+    net = RecurrentNetwork(GRUCell(), 2, 3, loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        net.loss_and_grad(net.init_params(0, np.float64), np.zeros((2, 3, 2)),
+                          np.array([[0.5], [1.5]]))

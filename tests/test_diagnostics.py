@@ -180,3 +180,11 @@ def test_diagnostics_take_classifiers_and_tokens():
     flow = gradient_flow(model, X, y, relative=True)["l0"]
     assert flow["c"].shape == (7,) and flow["c"][-1] == pytest.approx(1.0)
     assert gate_statistics(model, X)["l0"]["f"]["unit_mean"].shape == (4,)
+
+
+def test_relative_flow_of_a_reverse_direction_starts_at_one(fitted):
+    X, y, models = fitted
+    lengths = np.full(len(X), 4)  # no sequence reaches the last step
+    flow = gradient_flow(models[GRURegressor], X, y, lengths, relative=True)
+    assert flow["l0_reverse"]["h"][0] == pytest.approx(1.0)
+    assert flow["l0"]["h"][3] == pytest.approx(1.0) and np.isnan(flow["l0"]["h"][4:]).all()

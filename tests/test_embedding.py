@@ -165,3 +165,30 @@ def test_token_fit_on_the_device_is_the_fit_on_the_cpu(device):
     ours = GRUClassifier(device=device, **common).fit(X, y)
     np.testing.assert_allclose(ours.loss_curve_, cpu.loss_curve_, rtol=1e-10)
     np.testing.assert_allclose(ours.params_, cpu.params_, rtol=1e-9, atol=1e-12)
+
+
+def test_token_regressors_save_load_and_reload_their_weights(tmp_path):
+    """Token ids are never scaled (input statistics null, target statistics kept), and
+    n_features_in_ stays 1 through load_state_dict."""
+    from numbarnn import GRURegressor, load
+
+    X, _ = token_sequences(30)
+    y = np.array([float((x == 3).sum()) for x in X])
+    model = GRURegressor(vocab_size=VOCAB, hidden_size=3, max_iter=2, random_state=0).fit(X, y)
+    assert model.input_mean_ is None and model.target_mean_ is not None
+    model.save(tmp_path / "r.npz")
+    loaded = load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    fresh = GRURegressor(vocab_size=VOCAB, hidden_size=3).load_state_dict(model.state_dict())
+    assert fresh.n_features_in_ == 1
+    fresh.load_state_dict(model.state_dict())  # a second time, on the now fitted estimator
+
+
+def test_float_ids_may_hold_anything_at_padded_steps():
+    from numbarnn.validation import check_tokens
+
+    X = np.array([[1.0, 2.0, np.nan], [3.0, 0.5, 4.0]])
+    with pytest.raises(TypeError, match="integer token ids"):
+        check_tokens(X, [2, 3], VOCAB)  # 0.5 is at a valid step
+    ids, lengths = check_tokens(np.array([[1.0, 2.0, np.nan], [3.0, 1.0, 4.0]]), [2, 3], VOCAB)
+    assert ids.tolist() == [[1, 2, 0], [3, 1, 4]]

@@ -544,3 +544,40 @@ def test_a_regressor_file_with_classes_is_refused(model, tmp_path):
     _rezip(path, arrays, meta)
     with pytest.raises(ValueError, match="the attributes must be"):
         numbarnn.load(path)
+
+
+def test_a_token_file_claiming_input_statistics_is_refused(tmp_path):
+    X = np.arange(60).reshape(20, 3) % 5
+    model = numbarnn.GRURegressor(vocab_size=5, hidden_size=3, max_iter=2, random_state=0)
+    path = tmp_path / "t.npz"
+    model.fit(X, np.arange(20.0)).save(path)
+    arrays, meta = _unzip(path)
+    meta["attributes"].update(input_mean_=[0.0] * 3, input_scale_=[1.0] * 3)
+    _rezip(path, arrays, meta)
+    with pytest.raises(ValueError, match="token ids are not scaled"):
+        numbarnn.load(path)
+
+
+def test_class_weight_dicts_are_saved_as_pairs_and_checked(tmp_path):
+    X = data()[0]
+    y = np.array([1, 2, 3])[np.arange(len(X)) % 3]
+    path = tmp_path / "c.npz"
+    model = numbarnn.GRUClassifier(hidden_size=3, max_iter=2, random_state=0,
+                                   class_weight={2: 3.0, np.int64(3): 0.5}).fit(X, y)
+    model.save(path)
+    loaded = numbarnn.load(path)
+    assert loaded.class_weight == {2: 3.0, 3: 0.5}
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    arrays, meta = _unzip(path)
+    meta["params"]["class_weight"] = [[2, "heavy"]]
+    _rezip(path, arrays, meta)
+    with pytest.raises(ValueError, match=r"not a list of \[label, weight\] pairs"):
+        numbarnn.load(path)
+
+
+def test_a_classifier_state_dict_with_two_outputs_is_refused():
+    state = numbarnn.GRUClassifier(hidden_size=3, max_iter=1, random_state=0).fit(
+        data()[0], np.arange(len(data()[0])) % 3).state_dict()
+    state["head.weight"], state["head.bias"] = state["head.weight"][:2], state["head.bias"][:2]
+    with pytest.raises(ValueError, match="one output"):
+        numbarnn.GRUClassifier(hidden_size=3).load_state_dict(state)

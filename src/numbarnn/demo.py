@@ -78,8 +78,7 @@ class Task:
     X_test: object
     y_test: object
     epochs: int
-    y_scale: float = 1.0
-    y_mean: float = 0.0
+    y_scale: float = 1.0  #: the target's scale, to report errors in its units
 
 
 def forecasting_task(settings):
@@ -92,7 +91,7 @@ def forecasting_task(settings):
     return Task(f"{settings.dataset} (lookback {settings.lookback})", "regression",
                 scaler.transform(X[:split]), (y[:split] - mean) / scale,
                 scaler.transform(X[split:]), (y[split:] - mean) / scale,
-                settings.forecast_epochs, scale, mean)
+                settings.forecast_epochs, scale)
 
 
 def gunpoint_task(settings):

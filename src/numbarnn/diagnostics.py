@@ -42,17 +42,18 @@ def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=Fals
     X : array-like of shape (n, T, d) or (n, T), or list of arrays
         A batch of sequences, as for ``fit``.
     y : array-like
-        Their targets or labels, as for ``fit``; the loss is the training loss
-        (MSE or cross-entropy, unweighted) on the batch, in the units the network
-        learns in.
+        Their targets or labels, as for ``fit`` (labels must be among
+        ``classes_``); the loss is the training loss (MSE or cross-entropy, without
+        sample or class weights) on the batch, in the units the network learns in.
     lengths : array-like of int, shape (n,), optional
         Valid steps per sequence.
     weights : {'fitted', 'initial'}, default='fitted'
-        The fitted weights, or those the estimator's fit started from (drawn again
-        from its ``random_state``, which must be an int to give the same ones):
-        gradient flow before training.
+        The fitted weights, or those a fit from scratch starts from, drawn again
+        from ``random_state`` (an int gives the same ones as the fit; a RandomState
+        instance is drawn from): gradient flow before training.
     relative : bool, default=False
-        Divide each curve by its value at the last step, ||dL/dh_t|| / ||dL/dh_T||:
+        Divide each curve by its value at the last step, ||dL/dh_t|| / ||dL/dh_T||
+        (at the first step for a reverse direction, where its final state is):
         how much of the gradient at the end reaches t steps back, comparable
         between models whose losses differ.
 
@@ -72,8 +73,9 @@ def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=Fals
     if weights not in ("fitted", "initial"):
         raise ValueError(f"weights must be 'fitted' or 'initial', got {weights!r}")
     X, lengths, valid = _prepare(estimator, X, lengths)
-    y, _ = estimator._check_targets(y, X, lengths, training=False)
-    X, y, lengths, _ = estimator._network_data(X, y, lengths, None)
+    y, _ = estimator._check_targets(y, X, lengths, training=True)  # unknown labels: an error
+    X = standardized(X, estimator.input_mean_, estimator.input_scale_)
+    y = standardized(y, estimator.target_mean_, estimator.target_scale_)
     network = estimator.network_.to(estimator.device)
     params = estimator.params_
     if weights == "initial":
@@ -84,9 +86,16 @@ def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=Fals
     flow = {key: {name: _valid_mean(np.linalg.norm(g, axis=2), valid)
                   for name, g in grads.items()} for key, grads in states.items()}
     if relative:
-        flow = {key: {name: values / values[-1] for name, values in curves.items()}
-                for key, curves in flow.items()}
+        flow = {key: {name: values / _entry(values, key.endswith("_reverse"))
+                      for name, values in curves.items()} for key, curves in flow.items()}
     return flow
+
+
+def _entry(values, reverse):
+    """A curve's value where the head's gradient enters: its last step with valid sequences
+    (the first step for a reverse direction)."""
+    finite = values[np.isfinite(values)]
+    return finite[0] if reverse else finite[-1]
 
 
 def gate_statistics(estimator, X, lengths=None):

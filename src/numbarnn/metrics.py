@@ -17,7 +17,7 @@ def perplexity(y_true, log_proba, classes):
     log_proba : ndarray of shape (n, n_classes) or (n, T, n_classes)
         From ``predict_log_proba``; steps that are NaN (padding) are left out.
     classes : array-like of shape (n_classes,)
-        The estimator's ``classes_``, the order of ``log_proba``'s last axis.
+        The estimator's ``classes_`` (sorted), the order of ``log_proba``'s last axis.
 
     Returns
     -------
@@ -31,6 +31,7 @@ def perplexity(y_true, log_proba, classes):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from numbarnn.metrics import perplexity
     >>> perplexity(["a", "b"], np.log([[0.5, 0.5], [0.5, 0.5]]), ["a", "b"])
     2.0

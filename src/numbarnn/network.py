@@ -352,7 +352,7 @@ class RecurrentNetwork:
         ----------
         params : ndarray of shape (layout.size,)
             Flat parameter vector; its dtype is the compute dtype.
-        X : ndarray of shape (B, T, D)
+        X : ndarray of shape (B, T, D), or (B, T) token ids with ``vocab_size``
             Input sequences, batch first.
         lengths : array-like of int, shape (B,), optional
             Valid steps per sequence (default: all T).
@@ -472,14 +472,15 @@ class RecurrentNetwork:
             valid output row), as PyTorch's loss with ``reduction='mean'``; with
             ``sample_weight``, the weighted mean sum(w * loss) / sum(w) (times k for
             the element-wise losses).
+        grad : ndarray of shape (layout.size,)
+            dloss/dparams, laid out as ``params``.
 
         Raises
         ------
         ValueError
             For cross-entropy, if a valid step's class index is not an integer in
-            [0, output_size).
-        grad : ndarray of shape (layout.size,)
-            dloss/dparams, laid out as ``params``.
+            [0, output_size); for binary cross-entropy, if a valid target is not in
+            [0, 1]; with ``vocab_size``, for an id outside the vocabulary.
         """
         be = self.backend
         with be.scope():  # once for both passes: the passes' own entries are then free
@@ -487,7 +488,7 @@ class RecurrentNetwork:
             batch = self.batch(X, lengths, params_b.dtype)
             weights = check_sample_weight(sample_weight, batch.lengths, X.shape[1],
                                           self.return_sequences)
-            if self.loss == "cross_entropy":
+            if self.loss != "mse":
                 self._check_classes(y, batch.lengths)
             loss, grad = self.batch_loss_and_grad(
                 params_b, batch, self.time_major_targets(y, params_b.dtype), dropout_rng,
@@ -509,11 +510,15 @@ class RecurrentNetwork:
         return loss, self._backward(params, cache, doutput, state_grads)
 
     def _check_classes(self, y, lengths):
-        """ValueError unless every valid target is a class index in [0, output_size)."""
+        """ValueError unless every valid target is a class index in [0, output_size)
+        (cross-entropy) or a probability in [0, 1] (binary cross-entropy)."""
         y = np.asarray(y)
         if self.return_sequences:
             y = y[np.arange(y.shape[1])[None, :] < lengths[:, None]]
-        if y.shape[-1] != 1 or not np.all((y >= 0) & (y < self.output_size) & (y % 1 == 0)):
+        if self.loss == "binary_cross_entropy":
+            if not np.all((y >= 0) & (y <= 1)):
+                raise ValueError("binary cross-entropy targets must lie in [0, 1]")
+        elif y.shape[-1] != 1 or not np.all((y >= 0) & (y < self.output_size) & (y % 1 == 0)):
             raise ValueError(f"cross-entropy targets must be one class index per output row, "
                              f"integers in [0, {self.output_size})")
 

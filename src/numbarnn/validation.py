@@ -322,7 +322,12 @@ def check_labels(y, n, T, per_step, lengths):
     if per_step and y.shape[1] != T:
         raise ValueError(f"with return_sequences=True, y must be (n, T) with T = {T} as in X; "
                          f"got shape {y.shape}")
-    valid = y[np.arange(T)[None, :] < lengths[:, None]] if per_step else y
+    if per_step:  # padded steps take the sequence's first label: never read, always a class
+        mask = np.arange(T)[None, :] < lengths[:, None]
+        y = np.where(mask, y, y[:, :1])
+        valid = y[mask]
+    else:
+        valid = y
     check_classification_targets(valid)
     return y, valid
 
@@ -363,12 +368,14 @@ def check_tokens(X, lengths, vocab_size):
         raise ValueError(f"with vocab_size, X must be token ids of shape (n_samples, "
                          f"n_timesteps), neither empty, or a list of id sequences; got shape "
                          f"{X.shape}")
+    lengths = check_lengths(lengths, *X.shape)
+    valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
     if X.dtype.kind not in "iub":
-        if X.dtype.kind != "f" or not np.all(np.isfinite(X) & (np.mod(X, 1) == 0)):
+        if X.dtype.kind != "f" or not np.all(np.isfinite(X[valid]) & (X[valid] % 1 == 0)):
             raise TypeError(f"with vocab_size, X must hold integer token ids, got dtype "
                             f"{X.dtype}" + (" with fractional or non-finite values"
                                             if X.dtype.kind == "f" else ""))
-    lengths = check_lengths(lengths, *X.shape)
+        X = np.where(valid, X, 0)
     ids = X.astype(np.int64)
     check_token_ids(ids, lengths, vocab_size)
     return ids, lengths

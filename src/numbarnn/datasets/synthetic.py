@@ -121,7 +121,7 @@ def make_embedded_reber(n_samples, random_state=None):
     through its graph, E), then the same T or P again, then E. Every step but the
     second-to-last can be predicted from the few symbols before it (up to the
     grammar's coin flips); the T or P before the final E repeats the second symbol,
-    which lies a whole inner string back (at least 7 steps): a model that forgets
+    which lies a whole inner string back (6 or more steps): a model that forgets
     it gets that step right half the time.
 
     Parameters

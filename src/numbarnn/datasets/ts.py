@@ -29,8 +29,8 @@ def load_ts(path):
     -------
     X : ndarray of shape (n, T, d), or list of (T_i, d) arrays
         The cases, time-major per case (numbarnn's layout; aeon's is (n, d, T)); a
-        list when their lengths differ, ready for any estimator's ``fit``. Missing
-        values (``?``) are NaN.
+        list when their lengths differ, as the estimators take it. Missing values
+        (``?``) are NaN, which ``fit`` refuses: fill them first.
     y : ndarray of shape (n,)
         Class labels as strings (as the file spells them), or float targets.
 
@@ -41,7 +41,7 @@ def load_ts(path):
         supported), a case whose channels differ in length or count, a value that
         is not a number, a label the header does not declare, or no labels.
     """
-    with open(os.fspath(path), encoding="utf-8") as f:
+    with open(os.fspath(path), encoding="utf-8-sig") as f:  # with or without a BOM
         return _parse(f.read().splitlines(), os.fspath(path))
 
 
@@ -59,8 +59,8 @@ def _parse(lines, name):
         if not data:
             if not line.startswith("@"):
                 fail(f"expected a header line starting with '@' before @data, got {line[:40]!r}")
-            key, _, value = line.partition(" ")
-            key = key.lower()
+            key, *rest = line.split(None, 1)
+            key, value = key.lower(), rest[0] if rest else ""
             if key == "@data":
                 data = True
             elif key in _FLAGS:
@@ -139,4 +139,5 @@ def load_gunpoint(split="train"):
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     text = resources.files(__package__).joinpath("data", f"GunPoint_{split.upper()}.ts")
-    return _parse(text.read_text(encoding="utf-8").splitlines(), f"GunPoint_{split.upper()}.ts")
+    return _parse(text.read_text(encoding="utf-8-sig").splitlines(),
+                  f"GunPoint_{split.upper()}.ts")

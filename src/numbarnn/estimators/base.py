@@ -166,8 +166,10 @@ class _SequenceEstimator(BaseEstimator):
             Input sequences; a 2D X is univariate; a list of (T_i, d) or (T_i,)
             arrays of different lengths is zero-padded with its lengths.
         y : array-like
-            (n,) or (n, k) per sequence; (n, T) or (n, T, k), or a list matching
-            a ragged X, with ``return_sequences=True``.
+            A regressor's targets: (n,) or (n, k) per sequence; (n, T) or (n, T, k),
+            or a list matching a ragged X, with ``return_sequences=True``. A
+            classifier's labels: (n,), or (n, T) or a list of label arrays with
+            ``return_sequences=True``.
         lengths : array-like of int, shape (n,), optional
             Valid steps per sequence; padded steps neither change the state nor
             enter the loss.
@@ -177,10 +179,11 @@ class _SequenceEstimator(BaseEstimator):
             a list matching a ragged X). Non-negative; None weighs all equally.
         validation_data : tuple, optional
             ``(X_val, y_val)``, ``(X_val, y_val, lengths_val)`` or ``(X_val, y_val,
-            lengths_val, sample_weight_val)``: sequences scored (R²) after every
-            epoch into ``validation_scores_``. With ``early_stopping`` True or
-            'auto' they, rather than a split of X, decide when to stop and which
-            weights to keep; with False they are only recorded.
+            lengths_val, sample_weight_val)``: sequences scored (R², or accuracy for
+            a classifier) after every epoch into ``validation_scores_``. With
+            ``early_stopping`` True or 'auto' they, rather than a split of X, decide
+            when to stop and which weights to keep; with False they are only
+            recorded.
 
         Returns
         -------
@@ -463,7 +466,7 @@ class _SequenceEstimator(BaseEstimator):
         if validated:
             score = self.validation_scores_[-1]
             if monitor_validation:
-                # R² = 1 - MSE / variance: compare the validation losses 1 - R²
+                # compare the validation losses 1 - score (for R², MSE / variance)
                 self._no_improvement_count = (
                     0 if self._improved(1 - score, 1 - self.best_validation_score_)
                     else self._no_improvement_count + 1)
@@ -578,7 +581,8 @@ class _SequenceEstimator(BaseEstimator):
             views[name][...] = real_array(arrays[key], dtype, key)
         if not hasattr(self, "params_"):
             n_outputs = network.output_size
-            self._reset(network, network.input_size, n_outputs,
+            self._reset(network, 1 if self.vocab_size is not None else network.input_size,
+                        n_outputs,
                         (1 if n_outputs == 1 else 2) + int(self.return_sequences),
                         self._new_rng())
         self.network_, self.params_, self._optimizer = network, params, None
@@ -701,7 +705,12 @@ def _warn_if_transposed(X):
 
 
 def _jsonable(name, value):
-    """A parameter as JSON holds it: NumPy scalars as numbers."""
+    """A parameter as JSON holds it: NumPy scalars as numbers, a dict (``class_weight``) as a
+    list of [key, value] pairs (JSON keys would all become strings)."""
+    if isinstance(value, dict):
+        return [[_jsonable(name, k), _jsonable(name, v)] for k, v in value.items()]
+    if isinstance(value, np.generic):
+        value = value.item()
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):

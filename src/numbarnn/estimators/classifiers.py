@@ -1,6 +1,8 @@
 """The classifiers: RNNClassifier, LSTMClassifier and GRUClassifier (labels of any type, one
 per sequence or one per step; binary or softmax cross-entropy, as MLPClassifier)."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
@@ -113,9 +115,9 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
             if where.size == 0:
                 raise ValueError(f"class_weight names {label!r}, which is not among the classes "
                                  f"{self.classes_.tolist()}")
-            if not (np.isfinite(weight) and weight >= 0):
+            if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0):
                 raise ValueError(f"class_weight of {label!r} is {weight!r}: weights must be "
-                                 "finite and non-negative")
+                                 "finite, non-negative numbers")
             per_class[where[0]] = weight
         return per_class
 
@@ -268,6 +270,13 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
             raise TypeError("cannot save classes_ "
                             f"{labels!r}: a saved class label is a string, a number or a bool")
         return {"classes_": labels}
+
+    def _network_for(self, shapes):
+        network, names = super()._network_for(shapes)
+        if network.output_size == 2:
+            raise ValueError("a classifier has one output (a logit) for two classes, or one "
+                             "per class for more; state_dict's head.weight has 2 rows")
+        return network, names
 
     def load_state_dict(self, state_dict):
         """As the regressors' :meth:`~numbarnn.GRURegressor.load_state_dict`; an unfitted

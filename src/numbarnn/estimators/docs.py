@@ -87,7 +87,9 @@ COMMON = """
         same number). None: Numba's default, one per core.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and the validation split. The
-        same value and ``n_threads`` give bit-identical weights.
+        same value and ``n_threads`` give bit-identical weights (on a GPU with
+        ``vocab_size``, the embedding's gradient is summed with atomic adds, whose
+        order may change the last bits of float32 weights).
     verbose : int, default=0
         Print one line per epoch (loss, validation score, seconds), and progress
         within epochs longer than 10 seconds.
@@ -127,7 +129,8 @@ _REGRESSION = {
         Standardise each input feature and each target with the mean and standard
         deviation of the training data (over valid steps), learnt when a fit starts
         afresh; ``predict`` and ``score`` work in the target's own units. False: the
-        network sees the data as given and ``predict`` is exactly its output.
+        network sees the data as given and ``predict`` is exactly its output. Token
+        ids (``vocab_size``) are never scaled.
 """,
     "score": "R²",
     "loss": "MSE, in standardised units with ``standardize``",
@@ -155,7 +158,8 @@ _CLASSIFICATION = {
     "standardize": """\
         Standardise each input feature with the mean and standard deviation of the
         training data (over valid steps), learnt when a fit starts afresh. False:
-        the network sees the inputs as given.
+        the network sees the inputs as given. Token ids (``vocab_size``) are never
+        scaled.
 """,
     "score": "accuracy",
     "loss": "cross-entropy, in nats",

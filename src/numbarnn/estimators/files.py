@@ -10,6 +10,7 @@ from .regressors import GRURegressor, LSTMRegressor, RNNRegressor
 REGRESSORS = (RNNRegressor, LSTMRegressor, GRURegressor)
 CLASSIFIERS = (RNNClassifier, LSTMClassifier, GRUClassifier)
 
+
 def load(path):
     """Load an estimator written by ``estimator.save(path)``.
 
@@ -72,10 +73,15 @@ def load(path):
         if len({getattr(estimator, name) is None for name in pair}) > 1:
             raise ValueError(f"{path}: {pair[0]} and {pair[1]} must be both given or both "
                              "null")
-    if (estimator.input_mean_ is None) != (estimator.target_mean_ is None) and not classifier:
-        raise ValueError(f"{path}: the scaling attributes must be all given or all null")
+    tokens = estimator.vocab_size is not None
+    if tokens and estimator.input_mean_ is not None:
+        raise ValueError(f"{path}: token ids are not scaled: input_mean_ and input_scale_ must "
+                         "be null with vocab_size")
     if classifier and estimator.target_mean_ is not None:
         raise ValueError(f"{path}: a classifier's target_mean_ and target_scale_ must be null")
+    if not (classifier or tokens) and ((estimator.input_mean_ is None)
+                                       != (estimator.target_mean_ is None)):
+        raise ValueError(f"{path}: the scaling attributes must be all given or all null")
     vars(estimator).update(attributes)
     return estimator
 
@@ -101,10 +107,17 @@ def _check_meta(meta, path):
     if not isinstance(params, dict) or not isinstance(attributes, dict):
         fail("params and attributes must be JSON objects")
     known = cls().get_params(deep=False)
+    params = dict(params)
     for key, value in params.items():
         if key not in known:
             fail(f"unknown parameter {key!r} of {cls.__name__}")
-        if value is not None and not isinstance(value, (bool, int, float, str)):
+        if key == "class_weight" and isinstance(value, list):  # a dict, saved as pairs
+            if not all(isinstance(p, list) and len(p) == 2 and _is_label(p[0])
+                       and _is_number(p[1]) for p in value):
+                fail(f"parameter 'class_weight' is {value!r}, not a list of [label, weight] "
+                     "pairs")
+            params[key] = {label: weight for label, weight in value}
+        elif value is not None and not isinstance(value, (bool, int, float, str)):
             fail(f"parameter {key!r} is {value!r}, not a number, a string or null")
     expected = _ATTRIBUTES.keys() - {"classes_"} if cls in REGRESSORS else _ATTRIBUTES.keys()
     if not expected - set(SCALING) <= set(attributes) <= expected:
@@ -126,7 +139,7 @@ def _checked_classes(classes, n_outputs, path):
     expected = 2 if n_outputs == 1 else n_outputs
     kinds = {type(c) for c in classes}
     array = np.array(classes)
-    if (len(classes) != expected or len(kinds) != 1 or array.ndim != 1
+    if (n_outputs == 2 or len(classes) != expected or len(kinds) != 1 or array.ndim != 1
             or not np.array_equal(np.unique(array), array)):
         raise ValueError(f"{path}: classes_ must be {expected} different labels of one type "
                          f"(strings, integers, numbers or booleans), sorted, for "
@@ -142,6 +155,10 @@ def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_label(v):
+    return isinstance(v, (str, int, float, bool))
+
+
 def _numbers_or_none(v):
     return v is None or (isinstance(v, list) and all(map(_is_number, v)))
 
@@ -155,6 +172,5 @@ _ATTRIBUTES = {
     "best_validation_score_": lambda v: v is None or _is_number(v),
     "y_ndim": _is_count,
     **dict.fromkeys(SCALING, _numbers_or_none),
-    "classes_": lambda v: isinstance(v, list) and all(isinstance(c, (str, int, float, bool))
-                                                      for c in v),
+    "classes_": lambda v: isinstance(v, list) and all(map(_is_label, v)),
 }
