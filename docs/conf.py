@@ -233,7 +233,7 @@ def check_api_coverage(app, env):
     """Warn about public names that have no entry in the API reference."""
     documented = set()
     for fullname, entry in env.get_domain("py").objects.items():
-        if entry.objtype in ("class", "exception", "function"):
+        if entry.objtype in ("class", "exception", "function", "data"):
             obj = _documented_object(fullname)
             if obj is not None:
                 documented.add(id(obj))
