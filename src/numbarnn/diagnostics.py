@@ -15,6 +15,7 @@ import numpy as np
 
 from . import threads
 from .preprocessing import standardized
+from .validation import valid_steps
 
 SATURATION = (0.05, 0.95)
 MEMORY = 0.9  #: a unit whose forget (LSTM) or update (GRU) gate averages above this keeps state
@@ -29,7 +30,7 @@ def _valid_mean(values, valid):
 def _prepare(estimator, X, lengths):
     """X checked as for ``predict``, lengths, and the valid steps (T, B)."""
     X, lengths = estimator._checked_input(X, lengths)
-    return X, lengths, np.arange(X.shape[1])[:, None] < lengths[None, :]
+    return X, lengths, valid_steps(lengths, X.shape[1]).T
 
 
 def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=False):

@@ -19,7 +19,7 @@ from . import backends
 from .cells import LSTMCell
 from .losses import KINDS
 from .parameters import ParameterLayout
-from .validation import check_lengths, check_sample_weight, check_token_ids
+from .validation import check_lengths, check_sample_weight, check_token_ids, valid_steps
 
 PREDICT_CHUNK = 1024  # sequences per forward pass in predict: bounds the memory used
 MAX_PARAMETERS = 2**31  # a larger flat vector is surely a mistake (8 GiB in float32)
@@ -323,8 +323,8 @@ class RecurrentNetwork:
         if self.vocab_size is None:
             x = be.asarray(X.transpose(1, 0, 2), dtype)
         else:  # ids of padded steps may be anything: they become 0, never looked at
-            valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
-            x = be.asarray(np.where(valid, X, 0).T[..., None], np.int64)
+            x = be.asarray(np.where(valid_steps(lengths, X.shape[1]), X, 0).T[..., None],
+                           np.int64)
         return Batch(x, lengths, be.asarray(lengths))
 
     def time_major_targets(self, y, dtype):
@@ -514,7 +514,7 @@ class RecurrentNetwork:
         (cross-entropy) or a probability in [0, 1] (binary cross-entropy)."""
         y = np.asarray(y)
         if self.return_sequences:
-            y = y[np.arange(y.shape[1])[None, :] < lengths[:, None]]
+            y = y[valid_steps(lengths, y.shape[1])]
         if self.loss == "binary_cross_entropy":
             if not np.all((y >= 0) & (y <= 1)):
                 raise ValueError("binary cross-entropy targets must lie in [0, 1]")

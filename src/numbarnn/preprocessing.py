@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .validation import check_sequences, is_ragged_list
+from .validation import check_sequences, is_ragged_list, valid_steps
 
 
 def feature_statistics(X, lengths, weights=None):
@@ -28,7 +28,7 @@ def feature_statistics(X, lengths, weights=None):
     mean, scale : ndarray of shape (d,), float64
         The scale is the standard deviation, or 1 where that is zero.
     """
-    mask = np.arange(X.shape[1])[None, :] < lengths[:, None]
+    mask = valid_steps(lengths, X.shape[1])
     valid = X[mask].astype(np.float64)  # (steps, d)
     w = None if weights is None else np.broadcast_to(weights[..., 0], mask.shape)[mask]
     mean = np.average(valid, axis=0, weights=w)

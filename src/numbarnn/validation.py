@@ -106,6 +106,12 @@ def as_finite(a, dtype, name):
     return out
 
 
+def valid_steps(lengths, T):
+    """(n, T) bool: whether step t of sequence i is valid, t < lengths[i] (the rest is
+    padding)."""
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
 def check_sequences(X, lengths=None, dtype=np.float32, n_features=None):
     """Validate X and return it as an (n, T, d) array of ``dtype`` and lengths (n,) int64.
 
@@ -249,7 +255,7 @@ def check_sample_weight(sample_weight, lengths, T, per_step):
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight: weights must be "
                          "non-negative")
-    valid = np.arange(T if per_step else 1)[None, :] < lengths[:, None]
+    valid = valid_steps(lengths, T if per_step else 1)
     w = np.broadcast_to(w, valid.shape) * valid
     if np.array_equal(w, valid):
         return None
@@ -301,7 +307,7 @@ def check_labels(y, n, T, per_step, lengths):
         flat = np.concatenate(arrays)
         y = np.empty((len(arrays), T), flat.dtype)
         for i, a in enumerate(arrays):
-            y[i, : len(a)], y[i, len(a):] = a, a[0]
+            y[i, : len(a)] = a  # the padding is filled below
     y = np.asarray(y)
     rows = 2 if per_step else 1
     if y.ndim == rows + 1 and y.shape[-1] == 1:
@@ -323,7 +329,7 @@ def check_labels(y, n, T, per_step, lengths):
         raise ValueError(f"with return_sequences=True, y must be (n, T) with T = {T} as in X; "
                          f"got shape {y.shape}")
     if per_step:  # padded steps take the sequence's first label: never read, always a class
-        mask = np.arange(T)[None, :] < lengths[:, None]
+        mask = valid_steps(lengths, T)
         y = np.where(mask, y, y[:, :1])
         valid = y[mask]
     else:
@@ -369,7 +375,7 @@ def check_tokens(X, lengths, vocab_size):
                          f"n_timesteps), neither empty, or a list of id sequences; got shape "
                          f"{X.shape}")
     lengths = check_lengths(lengths, *X.shape)
-    valid = np.arange(X.shape[1])[None, :] < lengths[:, None]
+    valid = valid_steps(lengths, X.shape[1])
     if X.dtype.kind not in "iub":
         if X.dtype.kind != "f" or not np.all(np.isfinite(X[valid]) & (X[valid] % 1 == 0)):
             raise TypeError(f"with vocab_size, X must hold integer token ids, got dtype "
@@ -386,7 +392,7 @@ def check_token_ids(ids, lengths, vocab_size):
     ids = np.asarray(ids)
     if ids.ndim != 2:
         raise ValueError(f"token ids must be (B, T), got shape {ids.shape}")
-    valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    valid = valid_steps(lengths, ids.shape[1])
     bad = valid & ((ids < 0) | (ids >= vocab_size) | (ids % 1 != 0))
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -30,7 +30,13 @@ from ..exceptions import LayoutWarning, TrainingDivergedError
 from ..network import RecurrentNetwork
 from ..optim import SGD, Adam, AdamW
 from ..preprocessing import feature_statistics, standardized
-from ..validation import check_sample_weight, check_sequences, check_tokens, real_array
+from ..validation import (
+    check_sample_weight,
+    check_sequences,
+    check_tokens,
+    real_array,
+    valid_steps,
+)
 
 AUTO_VALIDATION_SEQUENCES = 5  # early_stopping='auto' holds out at least this many
 SCALING = ("input_mean_", "input_scale_", "target_mean_", "target_scale_")  # fitted statistics
@@ -510,7 +516,7 @@ class _SequenceEstimator(BaseEstimator):
         """Prediction, targets and weights (None, or step weights (n, S, 1)) of the valid
         outputs only: per step, the rows of the valid steps."""
         if self.network_.return_sequences:
-            valid = np.arange(prediction.shape[1])[None, :] < lengths[:, None]
+            valid = valid_steps(lengths, prediction.shape[1])
             return (prediction[valid], y[valid],
                     None if weights is None else weights[..., 0][valid])
         return prediction, y, None if weights is None else weights[:, 0, 0]

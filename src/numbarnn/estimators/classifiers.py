@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
-from ..validation import check_labels, check_sample_weight
+from ..validation import check_labels, check_sample_weight, valid_steps
 from .base import _SequenceEstimator
 from .cell_options import GRUOptions, LSTMOptions, RNNOptions
 
@@ -77,8 +77,8 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
                             f"{self.classes_.tolist()}: {err}") from None
         known = self.classes_[np.minimum(index, len(self.classes_) - 1)] == labels
         index[~known] = -1
-        valid_known = known[np.arange(X.shape[1])[None, :] < lengths[:, None]
-                            if self.return_sequences else slice(None)]
+        valid_known = known[valid_steps(lengths, X.shape[1]) if self.return_sequences
+                            else slice(None)]
         if training and not valid_known.all():
             unknown = np.unique(valid[~valid_known])
             raise ValueError(f"y holds labels that are not among the classes "
@@ -91,7 +91,7 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
         if self.class_weight is None:
             return X, y, lengths, weights
         index = y[..., 0].astype(np.int64)  # (n,) or (n, T)
-        valid = (np.arange(index.shape[1])[None, :] < lengths[:, None] if self.return_sequences
+        valid = (valid_steps(lengths, index.shape[1]) if self.return_sequences
                  else np.ones(index.shape, bool))
         per_class = self._class_weights(index[valid])
         rows = valid * per_class[index]
@@ -161,7 +161,7 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
         index = self._predicted_index(self._forward(X, lengths))
         if self.network_.return_sequences:
             last = np.take_along_axis(index, (lengths - 1)[:, None], axis=1)
-            index = np.where(np.arange(X.shape[1])[None, :] < lengths[:, None], index, last)
+            index = np.where(valid_steps(lengths, X.shape[1]), index, last)
         return self.classes_[index]
 
     def predict_log_proba(self, X, lengths=None):
@@ -184,7 +184,7 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
         top = logits.max(axis=-1, keepdims=True)
         log_proba = logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
         if self.network_.return_sequences:
-            log_proba[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
+            log_proba[~valid_steps(lengths, X.shape[1])] = np.nan
         return log_proba
 
     def predict_proba(self, X, lengths=None):

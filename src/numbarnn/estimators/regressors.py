@@ -6,7 +6,7 @@ from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
 
 from ..preprocessing import feature_statistics, standardized
-from ..validation import check_sample_weight, check_targets
+from ..validation import check_sample_weight, check_targets, valid_steps
 from .base import _SequenceEstimator
 from .cell_options import GRUOptions, LSTMOptions, RNNOptions
 
@@ -73,7 +73,7 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, _SequenceEstimator):
         if input_dtype.kind == "f":
             out = out.astype(np.result_type(input_dtype, out.dtype), copy=False)
         if self.network_.return_sequences:
-            out[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
+            out[~valid_steps(lengths, X.shape[1])] = np.nan
         return out[..., 0] if out.ndim - 1 == self._y_ndim else out
 
     def score(self, X, y, sample_weight=None, lengths=None):
