@@ -3,6 +3,8 @@ defaults against simple baselines and the same networks in a plain PyTorch loop.
 
 Tasks: each bundled series as one-step-ahead forecasting from a window (the last 20 % of
 the windows, in time order, are the test set), the adding problem and delayed recall.
+A trending series (CO2) is forecast from its changes, ``make_windows(...,
+difference=True)``, for every model alike; a one-step change's error equals the level's.
 Models: RNN, LSTM and GRU with default parameters; RidgeCV and a random forest on the
 flattened window, and the training mean; PyTorch's
 ``nn.RNN``/``nn.LSTM``/``nn.GRU`` with the same hidden size, Adam, learning rate, batch
@@ -30,14 +32,17 @@ from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor, datasets
 from numbarnn.preprocessing import SequenceScaler, make_windows
 
 CELLS = {"RNN": RNNRegressor, "LSTM": LSTMRegressor, "GRU": GRURegressor}
-SERIES = {"sunspots": 20, "co2": 24, "elnino": 24, "nile": 10}  # name: lookback
+SERIES = {"sunspots": (20, False), "co2": (24, True), "elnino": (24, False),
+          "nile": (10, False)}  # name: (lookback, forecast the changes)
 LONG_RANGE = ("adding", "recall")
 
 
 def make_task(name, seed):
     """(X_train, y_train, X_test, y_test) of a task; per-step targets for 'recall'."""
     if name in SERIES:
-        X, y = make_windows(getattr(datasets, f"load_{name}")(), SERIES[name])
+        lookback, difference = SERIES[name]
+        X, y = make_windows(getattr(datasets, f"load_{name}")(), lookback,
+                            difference=difference)
         split = int(0.8 * len(X))
         return X[:split], y[:split], X[split:], y[split:]
     if name == "adding":

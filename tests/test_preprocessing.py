@@ -55,3 +55,23 @@ def test_make_windows():
         make_windows(np.arange(10.0), lookback=0)
     with pytest.raises(ValueError, match="1D"):
         make_windows(np.zeros((3, 3, 3)), lookback=1)
+
+
+def test_make_windows_of_differences_give_levels_back():
+    rng = np.random.default_rng(3)
+    series = np.cumsum(rng.normal(1.0, 0.5, size=(30, 2)), axis=0)  # a rising 2-feature series
+    lookback, horizon, stride = 4, 3, 2
+    X, y = make_windows(series, lookback, horizon, stride, difference=True)
+    n = len(X)
+    assert n == len(range(0, len(series) - 1 - lookback - horizon + 1, stride))
+    starts = np.arange(n) * stride
+    last = series[starts + lookback]  # window i's last level
+    for i, start in enumerate(starts):
+        np.testing.assert_allclose(X[i], series[start + 1:start + lookback + 1]
+                                   - series[start:start + lookback])
+    future = series[starts[:, None] + lookback + 1 + np.arange(horizon)]
+    np.testing.assert_allclose(last[:, None] + np.cumsum(y.reshape(n, horizon, 2), axis=1),
+                               future)
+    with pytest.raises(ValueError, match="too short.*difference=True"):
+        make_windows(np.arange(4.0), lookback=3, difference=True)
+    make_windows(np.arange(4.0), lookback=3)  # enough values without differencing

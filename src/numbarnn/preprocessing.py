@@ -149,10 +149,10 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 @validate_params(
     {"series": ["array-like"], "lookback": [Interval(Integral, 1, None, closed="left")],
      "horizon": [Interval(Integral, 1, None, closed="left")],
-     "stride": [Interval(Integral, 1, None, closed="left")]},
+     "stride": [Interval(Integral, 1, None, closed="left")], "difference": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
-def make_windows(series, lookback, horizon=1, stride=1):
+def make_windows(series, lookback, horizon=1, stride=1, difference=False):
     """Cut a time series into input windows and the values that follow them.
 
     Window i starts at step ``i * stride``: X[i] is the ``lookback`` steps from
@@ -168,6 +168,14 @@ def make_windows(series, lookback, horizon=1, stride=1):
         Steps to predict after each window.
     stride : int, default=1
         Steps between the starts of consecutive windows.
+    difference : bool, default=False
+        Cut the windows from the series' changes, ``np.diff(series, axis=0)``,
+        instead of its values. A network of saturating cells cannot predict
+        values beyond those it was trained on; a trending series (a level
+        that keeps rising, as CO2's) is forecast well from its changes. Window
+        i's last value is then ``series[i * stride + lookback]``; the forecast
+        level is that value plus the predicted change (for ``horizon`` > 1, plus
+        the cumulative sum of the predicted changes).
 
     Returns
     -------
@@ -187,6 +195,11 @@ def make_windows(series, lookback, horizon=1, stride=1):
            [2., 3., 4.]])
     >>> y
     array([3., 4., 5.])
+    >>> X, y = make_windows(np.array([1.0, 2.0, 4.0, 7.0, 11.0]), lookback=2,
+    ...                     difference=True)
+    >>> X[:, :, 0], y
+    (array([[1., 2.],
+           [2., 3.]]), array([3., 4.]))
     """
     series = check_array(series, ensure_2d=False, allow_nd=True, dtype="numeric",
                          ensure_all_finite="allow-nan",
@@ -194,10 +207,12 @@ def make_windows(series, lookback, horizon=1, stride=1):
     if series.ndim not in (1, 2):
         raise ValueError(f"series must be 1D (N,) or 2D (N, d); got shape {series.shape}")
     values = series.reshape(len(series), -1)
+    if difference:
+        values = np.diff(values, axis=0)
     N = len(values)
     if N < lookback + horizon:
-        raise ValueError(f"series of length {N} is too short for lookback={lookback} and "
-                         f"horizon={horizon}")
+        raise ValueError(f"series of length {len(series)} is too short for lookback={lookback}"
+                         f", horizon={horizon}" + (" and difference=True" if difference else ""))
     starts = np.arange(0, N - lookback - horizon + 1, stride)
     X = values[starts[:, None] + np.arange(lookback)]
     y = values[starts[:, None] + lookback + np.arange(horizon)].reshape(len(starts), -1)
