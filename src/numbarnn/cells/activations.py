@@ -28,7 +28,7 @@ _P0, _P1, _P2, _P3, _P4 = _P
 _Q0, _Q1, _Q2, _Q3 = _Q
 
 
-@pointwise
+@pointwise(inline=False)
 def _clamp(x, bound):
     """x limited to [-bound, bound]; NaN stays NaN (written with comparisons: the CUDA
     target has no min and max of floats)."""
@@ -39,7 +39,7 @@ def _clamp(x, bound):
     return x
 
 
-@pointwise
+@pointwise(inline=False)
 def _rational_tanh(x):
     x = _clamp(x, _CLAMP)
     s = x * x
@@ -48,7 +48,7 @@ def _rational_tanh(x):
     return _clamp(x * p / q, ONE)
 
 
-@pointwise
+@pointwise(inline=False)
 def _exact_sigmoid(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -60,7 +60,7 @@ tanh = by_dtype(_rational_tanh, math.tanh)
 tanh.__doc__ = "Hyperbolic tangent (exact in float64, rational approximation in float32)."
 
 
-@pointwise
+@pointwise(inline=False)
 def _rational_sigmoid(x):
     return HALF * _rational_tanh(HALF * x) + HALF
 

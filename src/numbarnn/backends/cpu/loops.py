@@ -26,6 +26,8 @@ from ..._compile import kernel
 from ...cells.activations import ONE
 from .blas import accumulate_nt
 from .gates import (
+    add_tile,
+    copy_tile,
     gru_gates,
     gru_gates_grad,
     gru_reset_grad,
@@ -52,8 +54,6 @@ def block_bounds(k, n_blocks, n_rows):
     return k * n_rows // n_blocks, (k + 1) * n_rows // n_blocks
 
 
-
-
 @kernel
 def blocked(cache, steps, X, lo, hi):
     """Rows [lo, hi)'s part of a blocked cache, (steps, X, hi - lo): each block of rows
@@ -74,7 +74,7 @@ def _load_step(x, t, lo, lengths, h, xh, valid):
         for d in range(D):
             xh[d, r] = x[t, lo + r, d]
     xh[D] = ONE
-    xh[D + 1 :] = h
+    copy_tile(h, xh[D + 1 :])
 
 
 @kernel
@@ -215,7 +215,7 @@ def lstm_forward(x, w, peep, lengths, reverse, coupled, hs, cs, acts, xhs, n_blo
             _load_step(x, t, lo, lengths, h, xh_k[tk], valid)
             np.dot(w, xh_k[tk], z)
             lstm_gates(z, c, h, pe, valid, coupled, a_k[tk], kept)
-            c_k[tk] = c
+            copy_tile(c, c_k[tk])
             if every_step:
                 _store_rows(h, hs, t, lo)
         if not every_step:
@@ -357,7 +357,7 @@ def gru_backward(dhs, acts, hn, xhs, w_rz_t, w_nx_t, w_nh_t, lengths, reverse, r
             accumulate_nt(dr, xh, d_rz[k])
             accumulate_nt(dn, xh[: D + 1], d_nx[k])
             accumulate_nt(dhn, xh[D:] if reset_after else rh, d_nh[k])
-            dxh[:D] += dxn[:D]
-            dxh[D + 1 :] += direct
+            add_tile(dxn[:D], dxh[:D])
+            add_tile(direct, dxh[D + 1 :])
             _store_rows(dxh[:D], dx, t, lo)
 
