@@ -63,3 +63,35 @@ def test_sequences_are_independent_and_order_free(problem, pick):
         alone, full, shuffled = alone[:L], full[:, :L], shuffled[:, :L]
     np.testing.assert_allclose(full[b], alone, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(shuffled, full, rtol=1e-12, atol=1e-14)
+
+
+@st.composite
+def arrays_of_any_shape(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_,
+                                  np.complex64, object]))
+    a = np.ones(shape, dtype)
+    return a.T if draw(st.booleans()) else a
+
+
+@given(arrays_of_any_shape(), st.booleans(), st.integers(0, 1), st.integers(0, 1))
+@settings(max_examples=300)
+def test_numeric_fast_path_agrees_with_check_array(a, ensure_2d, min_samples, min_features):
+    """The shortcut for plain arrays returns what scikit-learn's check_array returns, and
+    every other input still goes through it (its errors included)."""
+    from sklearn.utils.validation import check_array
+
+    from numbarnn.validation import _numeric, _plain
+
+    options = dict(ensure_2d=ensure_2d, ensure_min_samples=min_samples,
+                   ensure_min_features=min_features)
+    try:
+        expected = check_array(a, allow_nd=True, dtype="numeric", ensure_all_finite=False,
+                               input_name="X", **options)
+    except (TypeError, ValueError):
+        assert not _plain(a, **options)
+        return
+    if _plain(a, **options):
+        got = _numeric(a, "X", **options)
+        assert got is a and got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)

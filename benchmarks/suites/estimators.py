@@ -1,4 +1,5 @@
-"""A training epoch through the estimator, and the first fit of a new process."""
+"""A training epoch through the estimator, and the first fit of a new process (with Numba's
+cache warm, and with it empty: compiling)."""
 
 from numbarnn import GRURegressor, LSTMRegressor, RNNRegressor
 
@@ -44,4 +45,27 @@ from numbarnn import {ESTIMATORS[cell].__name__} as Model
 import numpy as np
 X = np.random.default_rng(0).standard_normal((32, 50, 1), dtype=np.float32)
 Model(hidden_size=32, max_iter=1).fit(X, X[:, -1, 0])
+"""
+
+
+class ColdFit:
+    """Seconds for a new Python process to import numbarnn and fit + predict a tiny model
+    with an empty Numba cache: the compilation a new machine pays once."""
+
+    params = list(ESTIMATORS)
+    param_names = ["cell"]
+    timeout = 600
+    number = 1
+    repeat = 3
+
+    def timeraw_cold_fit(self, cell):
+        return f"""
+import atexit, os, shutil, tempfile
+cache = tempfile.mkdtemp()
+atexit.register(shutil.rmtree, cache, True)
+os.environ["NUMBA_CACHE_DIR"] = cache  # before numba is imported
+import numpy as np
+from numbarnn import {ESTIMATORS[cell].__name__} as Model
+X = np.random.default_rng(0).standard_normal((16, 10, 1), dtype=np.float32)
+Model(hidden_size=4, max_iter=2).fit(X, X[:, -1, 0]).predict(X)
 """

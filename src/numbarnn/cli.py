@@ -1,9 +1,9 @@
-"""Command line: ``numbarnn demo`` (also ``python -m numbarnn demo``)."""
+"""Command line: ``numbarnn demo`` and ``numbarnn compile`` (also ``python -m numbarnn ...``)."""
 
 import argparse
 import dataclasses
 
-from . import demo
+from . import demo, precompile
 
 
 def main(argv=None):
@@ -27,7 +27,16 @@ def main(argv=None):
                      help="also stop each model's training after this many seconds")
     run.add_argument("--seed", type=int, default=defaults.seed)
     run.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    warm = commands.add_parser(
+        "compile", help="fill Numba's cache with the CPU kernels ahead of the first fit",
+        description=precompile.__doc__.split("\n\n")[0])
+    warm.add_argument("--cells", nargs="+", default=list(precompile.CELLS),
+                      choices=list(precompile.CELLS))
+    warm.add_argument("--dtype", nargs="+", default=["float32"], choices=list(precompile.DTYPES))
     args = parser.parse_args(argv)
+    if args.command == "compile":
+        precompile.precompile(args.cells, args.dtype)
+        return 0
 
     settings = demo.Settings(**(demo.QUICK if args.quick else {}))
     settings = dataclasses.replace(

@@ -6,7 +6,10 @@ take the same steps. An optimizer holds the hyperparameters and the state; the
 element-wise rules (:mod:`numbarnn.updates`) run on the backend the arrays live on.
 """
 
+import copy
 import math
+
+import numpy as np
 
 from . import backends
 
@@ -183,6 +186,24 @@ class SGD:
         self.t += 1
         backend.sgd_update(params, grad, self.buf, self.lr, self.momentum, self.nesterov,
                            self.weight_decay)
+
+
+def copied_optimizer(optimizer):
+    """A copy of ``optimizer`` with copies of its state arrays (those on a device deep-copied).
+
+    Parameters
+    ----------
+    optimizer : Adam, AdamW or SGD
+
+    Returns
+    -------
+    Adam, AdamW or SGD
+        A new optimizer of the same class, settings and state; stepping it leaves
+        ``optimizer`` unchanged.
+    """
+    out = copy.copy(optimizer)
+    move_state(out, lambda a: a.copy() if isinstance(a, np.ndarray) else copy.deepcopy(a))
+    return out
 
 
 def move_state(optimizer, convert):

@@ -38,6 +38,8 @@ def _numeric(a, name, **kwargs):
     here: ``check_array`` would let datetime64 through as numbers, and a cast to float
     drops imaginary parts.
     """
+    if _plain(a, **kwargs):
+        return a  # what check_array returns for it, in a few microseconds instead of 150
     if not hasattr(a, "dtype"):
         a = np.asarray(a)
     kind = getattr(a.dtype, "kind", None)
@@ -49,6 +51,15 @@ def _numeric(a, name, **kwargs):
                          "networks here take real numbers")
     return check_array(a, allow_nd=True, dtype="numeric", input_name=name,
                        ensure_all_finite=False, **kwargs)
+
+
+def _plain(a, ensure_2d=True, ensure_min_samples=1, ensure_min_features=1):
+    """Whether ``a`` is a NumPy array of real numbers, not empty, that ``check_array``
+    would return unchanged under these options (it spends most of its time asking
+    whether the input is a dataframe)."""
+    return (type(a) is np.ndarray and a.dtype.kind in "fiu" and a.size > 0
+            and a.ndim >= (2 if ensure_2d else 1) and a.shape[0] >= ensure_min_samples
+            and (a.ndim != 2 or a.shape[1] >= ensure_min_features))
 
 
 def real_array(a, dtype, name):

@@ -92,7 +92,9 @@ COMMON = """
         order may change the last bits of float32 weights).
     verbose : int, default=0
         Print one line per epoch (loss, validation score, seconds), and progress
-        within epochs longer than 10 seconds.
+        within epochs longer than 10 seconds. Also say on stderr when a call is
+        about to compile numbarnn's kernels (the first fit on a machine; said
+        through the ``numbarnn`` logger at INFO level in any case).
     warm_start : bool, default=False
         Let ``fit`` continue from the current weights (with a new optimizer).
 
