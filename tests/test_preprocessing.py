@@ -72,6 +72,12 @@ def test_make_windows_of_differences_give_levels_back():
     future = series[starts[:, None] + lookback + 1 + np.arange(horizon)]
     np.testing.assert_allclose(last[:, None] + np.cumsum(y.reshape(n, horizon, 2), axis=1),
                                future)
+    X, y = make_windows(np.array([5, 3, 4, 1], np.uint8), lookback=1, difference=True)
+    np.testing.assert_array_equal(X[:, 0, 0], [-2, 1])
+    np.testing.assert_array_equal(y, [1, -3])
+    X, y = make_windows(np.array([True, False, False]), lookback=1, difference=True)
+    np.testing.assert_array_equal(X[:, 0, 0], [-1])
+    np.testing.assert_array_equal(y, [0])
     with pytest.raises(ValueError, match="too short.*difference=True"):
         make_windows(np.arange(4.0), lookback=3, difference=True)
     make_windows(np.arange(4.0), lookback=3)  # enough values without differencing

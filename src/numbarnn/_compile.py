@@ -233,7 +233,7 @@ def compile_notice(stream=None):
                 event.register("numba:compile", listener)
                 _first_compile = listener
     stack = _first_compile.open_blocks()
-    stack.append([stream, False])
+    stack.append([stream, bool(stack) and stack[-1][1]])  # told already, if the outer one was
     try:
         yield
     finally:

@@ -207,8 +207,9 @@ def make_windows(series, lookback, horizon=1, stride=1, difference=False):
     if series.ndim not in (1, 2):
         raise ValueError(f"series must be 1D (N,) or 2D (N, d); got shape {series.shape}")
     values = series.reshape(len(series), -1)
-    if difference:
-        values = np.diff(values, axis=0)
+    if difference:  # in floating point: integer differences wrap around, booleans XOR
+        values = np.diff(values.astype(np.result_type(values.dtype, np.float64), copy=False),
+                         axis=0)
     N = len(values)
     if N < lookback + horizon:
         raise ValueError(f"series of length {len(series)} is too short for lookback={lookback}"

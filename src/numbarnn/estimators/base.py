@@ -253,16 +253,10 @@ class _SequenceEstimator(BaseEstimator):
         error leaves the estimator as it was, except divergence, after which it holds the
         last good weights and their optimizer state (and the error says so)."""
         work = self._working_copy()
-        rng = getattr(self, "_rng", None)  # shared with the copy: its state is put back
-        drawn_from = rng.bit_generator.state if rng is not None else None
         try:
             work._train(X, y, lengths, sample_weight, validation_data, incremental, classes)
         except TrainingDivergedError:
             self._take_state(work)
-            raise
-        except BaseException:
-            if rng is not None:
-                rng.bit_generator.state = drawn_from
             raise
         self._take_state(work)
         return self
@@ -521,9 +515,10 @@ class _SequenceEstimator(BaseEstimator):
     def _checked_input(self, X, lengths):
         """X (n, T, d) and lengths, checked for a fitted estimator's prediction."""
         check_is_fitted(self, "params_")  # the fitted weights; naming them spares a scan
-        if not (self.device in ("cpu", "cuda") and (  # the valid values, checked in 1 us
-                self.n_threads is None or type(self.n_threads) is int and self.n_threads >= 1)):
-            self._validate_predict_params()  # an invalid one, named in its error
+        valid = (type(self.device) is str and self.device in ("cpu", "cuda") and (
+            self.n_threads is None or type(self.n_threads) is int and self.n_threads >= 1))
+        if not valid:  # checked in a microsecond above; the full check names the problem
+            self._validate_predict_params()
         return self._check_inputs(X, lengths, self.params_.dtype, self.n_features_in_)
 
     def _valid_outputs(self, lengths, prediction, y, weights):
@@ -690,16 +685,19 @@ class _SequenceEstimator(BaseEstimator):
 
 def _own_copy(value):
     """A copy of a fitted attribute that training may change: arrays and the lists of
-    numbers copied, the optimizer with copies of its state, the network shared (training
-    replaces it, never changes it), the random generator shared (:meth:`_fit` puts its
-    state back if training fails: a deep copy took 0.1 ms, a tenth of a small step),
-    anything else deep-copied."""
+    numbers copied, the optimizer with copies of its state, the random generator by its
+    state (a deep copy took 0.1 ms, a tenth of a small step), the network shared
+    (training replaces it, never changes it), anything else deep-copied."""
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, list):
         return list(value)
-    if isinstance(value, (RecurrentNetwork, np.random.Generator)):
+    if isinstance(value, RecurrentNetwork):
         return value
+    if isinstance(value, np.random.Generator):
+        bits = type(value.bit_generator)()
+        bits.state = value.bit_generator.state
+        return np.random.Generator(bits)
     if isinstance(value, (Adam, SGD)):
         return copied_optimizer(value)
     return copy.deepcopy(value)

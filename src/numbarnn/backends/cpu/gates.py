@@ -18,7 +18,7 @@ import numpy as np
 
 from ..._compile import kernel
 from ...cells import gru, lstm, rnn
-from ...cells.activations import ONE, sigmoid
+from ...cells.activations import ONE, ZERO, sigmoid
 
 
 @kernel
@@ -182,7 +182,7 @@ def unit_sums(tiles, out):
     R = tiles.shape[1] // H
     for p in range(P):
         for j in range(H):
-            total = 0.0
+            total = ZERO
             for r in range(R):
                 total += tiles[p, j * R + r]
             out[p, j] = total
