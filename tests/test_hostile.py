@@ -313,7 +313,9 @@ def test_divergence_in_an_estimator_restores_its_optimizer(model):
 def test_parameters_set_after_fit_are_checked_where_used(model):
     X, y = data()
     expected = model.predict(X)
-    for name, value in (("n_threads", 0), ("device", "tpu"), ("n_threads", True)):
+    model.set_params(n_threads=1).predict(X)  # valid values are remembered; 1 is not True
+    for name, value in (("n_threads", 0), ("device", "tpu"), ("n_threads", True),
+                        ("device", ["cpu"]), ("n_threads", 1.0)):
         with pytest.raises(InvalidParameterError, match=name):
             model.set_params(**{name: value}).predict(X)
         model.set_params(**{name: small().get_params()[name]})
