@@ -39,8 +39,10 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-from numba.core import event, types
-from numba.core.extending import overload
+from numba import prange
+from numba._dispatcher import compute_fingerprint
+from numba.core import cgutils, event, types
+from numba.core.extending import intrinsic, overload
 
 FASTMATH = {"nsz", "arcp", "contract"}
 
@@ -65,6 +67,74 @@ def kernel(function=None, *, parallel=False):
         return numba.njit(cache=True, fastmath=FASTMATH, parallel=parallel, error_model="numpy")(f)
 
     return wrap if function is None else wrap(function)
+
+
+def on_threads(block):
+    """Run a block kernel on Numba's threads: ``run(*args)`` calls ``block(k, *args)`` for
+    each k in ``range(args[-1])`` (the last argument is the number of blocks), in parallel.
+
+    The block is compiled as an ordinary :func:`kernel` (cached on disk), and one shared
+    ``prange`` loop calls it through its address. Numba links every compiled callee into
+    its caller and optimizes the whole again; a ``prange`` loop over the body itself (or
+    calling the block by name) cost 2.3-2.8 s more compiling per kernel than the same
+    function without ``parallel``, and the loop through the address costs 0.8 s. A call
+    costs the same, plus a few microseconds to find the address.
+
+    A block must not raise: an exception inside it reaches the caller as a ``SystemError``
+    (Numba's threads do not carry it through a call by address), and the blocks before it
+    may have run.
+
+    Parameters
+    ----------
+    block : numba dispatcher
+        A :func:`kernel` taking the block's index (int64) and then ``args``; it returns
+        nothing.
+
+    Returns
+    -------
+    callable
+        ``run(*args)``, documented as ``block`` is.
+    """
+    addresses = {}  # the fingerprints of the arguments' types -> the compiled block
+
+    def run(*args):
+        key = tuple(compute_fingerprint(a) for a in args)
+        address = addresses.get(key)
+        if address is None:
+            signature = (types.int64,) + tuple(numba.typeof(a) for a in args)
+            block.compile(signature)
+            compiled = block.overloads[signature]
+            address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+            addresses[key] = address
+        _each_block(address, args[-1], args)
+
+    run.__name__, run.__qualname__ = block.__name__, block.__qualname__
+    run.__module__, run.__doc__ = block.__module__, block.__doc__
+    run.block = block
+    return run
+
+
+@intrinsic
+def _function_at(typingctx, address, args):
+    """The compiled function at ``address`` taking (int64, *args), as a first-class function
+    called with Numba's own calling convention."""
+    function = types.FunctionType(types.none(types.int64, *args.types))
+
+    def codegen(context, builder, signature, values):
+        value = cgutils.create_struct_proxy(function)(context, builder)
+        value.jit_addr = builder.inttoptr(values[0], cgutils.voidptr_t)
+        return value._getvalue()
+
+    return function(address, args), codegen
+
+
+@kernel(parallel=True)
+def _each_block(address, n_blocks, args):
+    """``block(k, *args)`` for k in range(n_blocks), on Numba's threads (see
+    :func:`on_threads`)."""
+    block = _function_at(address, args)
+    for k in prange(n_blocks):
+        block(np.int64(k), *args)
 
 
 def pointwise(function=None, *, inline=True):

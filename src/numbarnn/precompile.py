@@ -1,6 +1,6 @@
 """Fill Numba's on-disk cache ahead of time, for Docker images, CI jobs and cluster workers.
 
-A new machine compiles numbarnn's kernels at its first fit (10-20 s a cell on two cores),
+A new machine compiles numbarnn's kernels at its first fit (8-11 s a cell on two cores),
 then loads them from Numba's cache. :func:`precompile` pays that once, up front: it fits
 and predicts with a tiny model of each chosen cell and dtype, which compiles exactly the
 kernels a fit with the default options uses, plus those of token input, the
