@@ -70,6 +70,25 @@ def gradient_flow(estimator, X, y, lengths=None, weights="fitted", relative=Fals
     ------
     ValueError
         For ``weights`` other than 'fitted' or 'initial'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn import LSTMRegressor
+    >>> from numbarnn.diagnostics import gradient_flow
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> y = X[:, 0, 0]  # the first step's input: the gradient must reach back to it
+    >>> model = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    >>> flow = gradient_flow(model, X, y)
+    >>> {key: {state: norms.shape for state, norms in curves.items()}
+    ...  for key, curves in flow.items()}
+    {'l0': {'h': (8,), 'c': (8,)}}
+
+    Relative to the last step, before training:
+
+    >>> start = gradient_flow(model, X, y, weights="initial", relative=True)["l0"]["h"]
+    >>> float(start[-1]), bool(start[0] < start[-1])  # less reaches the first step
+    (1.0, True)
     """
     if weights not in ("fitted", "initial"):
         raise ValueError(f"weights must be 'fitted' or 'initial', got {weights!r}")
@@ -117,9 +136,9 @@ def gate_statistics(estimator, X, lengths=None):
         For every layer and direction (``'l0'``, ``'l0_reverse'``, ...), a dict of gate
         (LSTM ``'i'``, ``'f'``, ``'o'``; GRU ``'r'``, ``'z'``) to a dict with ``'mean'``,
         array (T,) of the mean activation over units and valid sequences,
-        ``'saturated'``, the fraction of activations below 0.05 or above 0.95,
-        ``'unit_mean'``, array (H,) of each unit's mean over valid steps and
-        sequences, and ``'above_0.9'``, the share of units whose mean is above
+        ``'saturated'``, array (T,) of the fraction of those activations below 0.05 or
+        above 0.95, ``'unit_mean'``, array (H,) of each unit's mean over valid steps
+        and sequences, and ``'above_0.9'``, the share of units whose mean is above
         :data:`MEMORY` (0.9): for the LSTM's forget gate f and the GRU's update gate
         z, the units that carry their state from step to step.
 
@@ -127,6 +146,22 @@ def gate_statistics(estimator, X, lengths=None):
     ------
     ValueError
         For a plain RNN, which has no gates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn import LSTMRegressor
+    >>> from numbarnn.diagnostics import gate_statistics
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> model = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, 0, 0])
+    >>> stats = gate_statistics(model, X)
+    >>> sorted(stats), sorted(stats["l0"])
+    (['l0'], ['f', 'i', 'o'])
+    >>> forget = stats["l0"]["f"]
+    >>> sorted(forget)
+    ['above_0.9', 'mean', 'saturated', 'unit_mean']
+    >>> forget["mean"].shape, forget["saturated"].shape, forget["unit_mean"].shape
+    ((8,), (8,), (4,))
     """
     X, lengths, valid = _prepare(estimator, X, lengths)
     network = estimator.network_.to(estimator.device)
@@ -178,6 +213,19 @@ def plot_gradient_flow(flow, ax=None, label=None):
     -------
     matplotlib Axes
         The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from numbarnn import LSTMRegressor
+    >>> from numbarnn.diagnostics import gradient_flow, plot_gradient_flow
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> model = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, 0, 0])
+    >>> ax = plot_gradient_flow(gradient_flow(model, X, X[:, 0, 0]), label="LSTM")
+    >>> [line.get_label() for line in ax.get_lines()], ax.get_yscale()
+    (['LSTM l0 dL/dh', 'LSTM l0 dL/dc'], 'log')
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     for key, norms in flow.items():
@@ -210,6 +258,19 @@ def plot_gate_statistics(stats, ax=None, label=None, layer="l0"):
     matplotlib Axes
         The axes drawn on; the mean of each gate is a solid line, the saturated
         fraction a dotted one.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from numbarnn import GRURegressor
+    >>> from numbarnn.diagnostics import gate_statistics, plot_gate_statistics
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> model = GRURegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, 0, 0])
+    >>> ax = plot_gate_statistics(gate_statistics(model, X), label="GRU")
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['GRU r mean', 'GRU r saturated', 'GRU z mean', 'GRU z saturated']
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     for gate, values in stats[layer].items():
@@ -237,6 +298,22 @@ def plot_loss_curves(estimators, ax=None):
     -------
     matplotlib Axes
         The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from numbarnn import GRURegressor, LSTMRegressor
+    >>> from numbarnn.diagnostics import plot_loss_curves
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> models = {"LSTM": LSTMRegressor(hidden_size=4, max_iter=3, random_state=0),
+    ...           "GRU": GRURegressor(hidden_size=4, max_iter=3, random_state=0)}
+    >>> for model in models.values():
+    ...     _ = model.fit(X, X[:, 0, 0])
+    >>> ax = plot_loss_curves(models)
+    >>> [(line.get_label(), len(line.get_xdata())) for line in ax.get_lines()]
+    [('LSTM', 3), ('GRU', 3)]
+    >>> plt.close(ax.figure)
     """
     ax = _axes(ax)
     for label, estimator in estimators.items():

@@ -44,6 +44,20 @@ def write(path, arrays, meta):
     ------
     TypeError
         If ``meta`` holds something JSON cannot store; nothing is written then.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from numbarnn.io import Reader, write
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "arrays.npz")
+    >>> write(path, {"weight": np.eye(2)}, {"note": "identity"})
+    >>> with Reader(path) as reader:
+    ...     print(reader.meta["format"], reader.meta["note"])
+    numbarnn-estimator identity
+    >>> folder.cleanup()
     """
     try:
         text = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **meta},
@@ -79,6 +93,36 @@ class Reader:
     Notes
     -----
     Use as a context manager, or call :meth:`close`.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from numbarnn.io import Reader, write
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "arrays.npz")
+    >>> write(path, {"weight": np.arange(6.0).reshape(2, 3)}, {"note": "example"})
+    >>> reader = Reader(path)
+    >>> reader.meta["note"], reader.headers
+    ('example', {'weight': ((2, 3), dtype('float64'))})
+    >>> reader.array("weight", (2, 3))
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+    >>> reader.array("weight", (3, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: ...arrays.npz: array 'weight' has shape (2, 3), expected (3, 2)
+    >>> reader.close()
+
+    Anything but a file of this format is refused before an array is read:
+
+    >>> np.savez(path, weight=np.zeros(2))
+    >>> Reader(path)
+    Traceback (most recent call last):
+        ...
+    ValueError: ...arrays.npz: not a numbarnn estimator file (no __numbarnn__ entry)
+    >>> folder.cleanup()
     """
 
     def __init__(self, path):

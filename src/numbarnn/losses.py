@@ -40,6 +40,29 @@ def row_loss(kind, output, target, t, b, w, scale, doutput):
 
     Written with branches rather than ``max``, ``min`` and ``abs`` of floats, which the
     CUDA target lacks. Returns a float64.
+
+    Examples
+    --------
+    Called from Python, as the CUDA simulator runs it; ``kind`` is a code of
+    :data:`KINDS`:
+
+    >>> import numpy as np
+    >>> from numbarnn.losses import KINDS, row_loss
+    >>> output = np.array([[[0.5, 2.0]]])  # (S, B, k) = (1, 1, 2)
+    >>> doutput = np.zeros_like(output)
+    >>> float(row_loss(KINDS["mse"], output, np.array([[[1.0, 2.0]]]), 0, 0, 1.0, 1.0,
+    ...                doutput))
+    0.25
+    >>> doutput  # d/doutput of (0.5 - 1)**2 + (2 - 2)**2
+    array([[[-1.,  0.]]])
+
+    Cross-entropy of four equal logits against class 2 is log(4):
+
+    >>> logits, doutput = np.zeros((1, 1, 4)), np.zeros((1, 1, 4))
+    >>> loss = row_loss(KINDS["cross_entropy"], logits, np.array([[[2.0]]]), 0, 0, 1.0, 1.0,
+    ...                 doutput)
+    >>> bool(np.isclose(loss, np.log(4))), doutput  # softmax minus the one-hot target
+    (True, array([[[ 0.25,  0.25, -0.75,  0.25]]]))
     """
     K = output.shape[2]
     factor = w * scale

@@ -85,6 +85,31 @@ class RecurrentNetwork:
         integers, and an embedding table ``embedding.weight`` (vocab_size,
         input_size) turns each id into the first layer's input, as
         ``torch.nn.Embedding``.
+
+    Examples
+    --------
+    A network, its weights in one flat vector, and a training loop of your own:
+
+    >>> import numpy as np
+    >>> from numbarnn import Adam, LSTMCell, RecurrentNetwork, clip_grad_norm
+    >>> net = RecurrentNetwork(LSTMCell(), input_size=2, hidden_size=4)
+    >>> list(net.layout)
+    ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'head.weight', 'head.bias']
+    >>> params = net.init_params(random_state=0)
+    >>> params.shape, params.dtype
+    ((133,), dtype('float32'))
+    >>> X = np.random.default_rng(0).standard_normal((8, 5, 2)).astype(np.float32)
+    >>> y = X.sum(axis=(1, 2))[:, None]  # (B, k): one output per sequence
+    >>> net.predict(params, X).shape
+    (8, 1)
+    >>> optimizer, losses = Adam(lr=0.01), []
+    >>> for step in range(20):
+    ...     loss, grad = net.loss_and_grad(params, X, y)
+    ...     _ = clip_grad_norm(grad, 1.0)
+    ...     optimizer.step(params, grad)  # params updated in place
+    ...     losses.append(loss)
+    >>> bool(losses[-1] < losses[0])
+    True
     """
 
     _workspace = None  # set by reusing_memory

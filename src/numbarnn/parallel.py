@@ -61,8 +61,13 @@ def local_cluster(n_workers=None, threads_per_worker=1, **kwargs):
     Examples
     --------
     >>> from distributed import Client
-    >>> with local_cluster(n_workers=2) as cluster, Client(cluster) as client:
-    ...     ...
+    >>> from numbarnn.parallel import local_cluster
+    >>> with local_cluster(n_workers=2, dashboard_address=":0") as cluster:
+    ...     with Client(cluster) as client:
+    ...         print(len(cluster.workers), client.submit(sum, [1, 2, 3]).result())
+    2 6
+
+    :func:`fit_many` takes such a client, and starts a cluster like it without one.
     """
     distributed = _import("distributed")
     n_workers = n_workers or _cpu_count()
@@ -129,9 +134,20 @@ def fit_many(estimator, datasets, client=None):
 
     Examples
     --------
+    Two models, one per series, fitted at once on a cluster of local processes:
+
+    >>> import numpy as np
     >>> from numbarnn import LSTMRegressor
     >>> from numbarnn.parallel import fit_many
-    >>> models = fit_many(LSTMRegressor(hidden_size=16), [(X1, y1), (X2, y2)])
+    >>> rng = np.random.default_rng(0)
+    >>> datasets = [(X, X[:, -1, 0]) for X in rng.standard_normal((2, 16, 8, 1))]
+    >>> template = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0)
+    >>> models = fit_many(template, datasets)
+    >>> [model.n_iter_ for model in models], hasattr(template, "n_iter_")
+    ([2, 2], False)
+
+    On a cluster of your own, pass its client: ``fit_many(template, datasets,
+    client)``.
     """
     datasets = [tuple(data) for data in datasets]
     for i, data in enumerate(datasets):
@@ -210,8 +226,21 @@ def predict(estimator, X, lengths=None):
     Examples
     --------
     >>> import dask.array as da
-    >>> X = da.from_array(windows, chunks=(10_000, -1, -1))   # (n, T, d), chunked along n
-    >>> predict(model, X).compute()                             # same as model.predict(windows)
+    >>> import numpy as np
+    >>> from numbarnn import LSTMRegressor
+    >>> from numbarnn.parallel import predict
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> model = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    >>> windows = np.random.default_rng(1).standard_normal((3000, 8, 1))
+    >>> lazy = predict(model, da.from_array(windows, chunks=(1000, -1, -1)))
+    >>> lazy.shape, lazy.chunks[0]  # chunk bounds moved to multiples of 1024
+    ((3000,), (1024, 1024, 952))
+    >>> pred = lazy.compute(scheduler="synchronous")  # in this thread, block by block
+    >>> bool(np.allclose(pred, model.predict(windows)))
+    True
+
+    A numbarnn estimator's ``predict`` does the same for a dask array:
+    ``model.predict(da.from_array(windows, chunks=(1000, -1, -1)))``.
     """
     da = _import("dask.array")
     X = da.asarray(X)

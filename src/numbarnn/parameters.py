@@ -19,6 +19,20 @@ class ParameterLayout:
         Where each parameter starts in the flat vector.
     size : int
         Length of the flat vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.parameters import ParameterLayout
+    >>> layout = ParameterLayout({"weight": (2, 3), "bias": (2,)})
+    >>> layout.size, layout.offsets
+    (8, {'weight': 0, 'bias': 6})
+    >>> flat = np.zeros(layout.size)
+    >>> layout.view(flat, "bias")[:] = [1.0, 2.0]  # writes go through to flat
+    >>> flat
+    array([0., 0., 0., 0., 0., 0., 1., 2.])
+    >>> {name: view.shape for name, view in layout.views(flat).items()}
+    {'weight': (2, 3), 'bias': (2,)}
     """
 
     def __init__(self, shapes):

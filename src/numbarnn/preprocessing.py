@@ -27,6 +27,20 @@ def feature_statistics(X, lengths, weights=None):
     -------
     mean, scale : ndarray of shape (d,), float64
         The scale is the standard deviation, or 1 where that is zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.preprocessing import feature_statistics
+    >>> X = np.array([[[1.0], [3.0], [0.0]], [[5.0], [7.0], [0.0]]])  # last step: padding
+    >>> mean, scale = feature_statistics(X, np.array([2, 2]))
+    >>> mean, scale.round(4)
+    (array([4.]), array([2.2361]))
+
+    A weight of 3 counts the first sequence three times:
+
+    >>> feature_statistics(X, np.array([2, 2]), np.array([3.0, 1.0]).reshape(2, 1, 1))[0]
+    array([3.])
     """
     mask = valid_steps(lengths, X.shape[1])
     valid = X[mask].astype(np.float64)  # (steps, d)
@@ -38,7 +52,31 @@ def feature_statistics(X, lengths, weights=None):
 
 def standardized(a, mean, scale):
     """(a - mean) / scale in ``a``'s dtype over its last axis; ``a`` itself if ``mean`` is None
-    (an estimator fitted with ``standardize=False``)."""
+    (an estimator fitted with ``standardize=False``).
+
+    Parameters
+    ----------
+    a : ndarray of shape (..., d)
+        Values, features on the last axis.
+    mean, scale : ndarray of shape (d,) or None
+        From :func:`feature_statistics`, or None for no scaling.
+
+    Returns
+    -------
+    ndarray
+        Of ``a``'s shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.preprocessing import standardized
+    >>> a = np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)
+    >>> standardized(a, np.array([2.0, 20.0]), np.array([1.0, 10.0]))
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> standardized(a, None, None) is a
+    True
+    """
     if mean is None:
         return a
     return (a - mean.astype(a.dtype)) / scale.astype(a.dtype)
@@ -67,6 +105,33 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ``with_std=False``).
     n_features_in_ : int
         Features per time step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.preprocessing import SequenceScaler
+    >>> sequences = [np.array([2.0, 4.0]), np.array([4.0, 2.0, 2.0, 4.0])]  # 2 and 4 steps
+    >>> scaler = SequenceScaler().fit(sequences)
+    >>> scaler.mean_, scaler.scale_
+    (array([3.]), array([1.]))
+    >>> scaler.transform(sequences)
+    [array([-1.,  1.]), array([ 1., -1., -1.,  1.])]
+
+    Padded steps, left out with ``lengths``, do not enter the statistics:
+
+    >>> X = np.array([[[2.0], [4.0], [0.0]], [[4.0], [2.0], [99.0]]])
+    >>> SequenceScaler().fit(X, lengths=[2, 2]).mean_
+    array([3.])
+
+    In a pipeline before an estimator (which then need not standardise):
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from numbarnn import GRURegressor
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 2)) * [1.0, 100.0]
+    >>> model = make_pipeline(SequenceScaler(), GRURegressor(
+    ...     hidden_size=4, max_iter=2, standardize=False, random_state=0))
+    >>> model.fit(X, X[:, -1, 0]).predict(X).shape
+    (16,)
     """
 
     _parameter_constraints = {"with_mean": ["boolean"], "with_std": ["boolean"]}
@@ -188,6 +253,7 @@ def make_windows(series, lookback, horizon=1, stride=1, difference=False):
     Examples
     --------
     >>> import numpy as np
+    >>> from numbarnn.preprocessing import make_windows
     >>> X, y = make_windows(np.arange(6.0), lookback=3)
     >>> X[:, :, 0]
     array([[0., 1., 2.],

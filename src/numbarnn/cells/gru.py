@@ -23,6 +23,17 @@ class GRUCell(GateLayout):
     reset_after : bool, default=True
         Apply the reset gate after the recurrent matrix product (cuDNN, PyTorch,
         Keras default) rather than before it (Cho et al. 2014).
+
+    Examples
+    --------
+    >>> from numbarnn import GRUCell, RecurrentNetwork
+    >>> cell = GRUCell()
+    >>> cell.gates, cell.block("z", hidden_size=4)  # z's rows in the stacked weights
+    (('r', 'z', 'n'), slice(4, 8, None))
+    >>> RecurrentNetwork(cell, input_size=1, hidden_size=4).layout.shapes["weight_hh_l0"]
+    (12, 4)
+    >>> GRUCell(reset_after=False) == GRUCell(False)  # cells compare by their options
+    True
     """
 
     reset_after: bool = True

@@ -29,6 +29,18 @@ class LSTMCell(GateLayout):
     coupled : bool, default=False
         Couple the input and forget gates (i = 1 - f); the i block of the weights
         then does not exist.
+
+    Examples
+    --------
+    >>> from numbarnn import LSTMCell, RecurrentNetwork
+    >>> LSTMCell().gates, LSTMCell().states
+    (('i', 'f', 'g', 'o'), ('h', 'c'))
+    >>> cell = LSTMCell(peephole=True, coupled=True)
+    >>> cell.gates, cell.peepholes
+    (('f', 'g', 'o'), ('f', 'o'))
+    >>> shapes = RecurrentNetwork(cell, input_size=1, hidden_size=4).layout.shapes
+    >>> shapes["weight_hh_l0"], shapes["weight_ch_l0"]  # 3 gate blocks; 2 peepholes
+    ((12, 4), (2, 4))
     """
 
     peephole: bool = False

@@ -15,6 +15,19 @@ class RNNCell(GateLayout):
     ----------
     nonlinearity : {'tanh', 'relu'}, default='tanh'
         Activation of the hidden state.
+
+    Examples
+    --------
+    >>> from numbarnn import RecurrentNetwork, RNNCell
+    >>> cell = RNNCell("relu")
+    >>> cell.gates, cell.states
+    (('h',), ('h',))
+    >>> RecurrentNetwork(cell, input_size=3, hidden_size=4).layout.shapes["weight_ih_l0"]
+    (4, 3)
+    >>> RNNCell("sigmoid")
+    Traceback (most recent call last):
+        ...
+    ValueError: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'
     """
 
     nonlinearity: str = "tanh"

@@ -35,6 +35,22 @@ def load_sunspots(return_time=False):
     Citation: NOAA NGDC, yearly mean sunspot numbers (SIDC international sunspot
     number), 1700-2008.
     Licence: public domain (a work of the U.S. government).
+
+    Examples
+    --------
+    >>> from numbarnn.datasets import load_sunspots
+    >>> years, values = load_sunspots(return_time=True)
+    >>> print(years[0], years[-1], values.shape)
+    1700 2008 (309,)
+    >>> print(years[values.argmax()], values.max())
+    1957 190.2
+
+    Windows of 11 years (one solar cycle) and the year after each, to train on:
+
+    >>> from numbarnn.preprocessing import make_windows
+    >>> X, y = make_windows(load_sunspots(), lookback=11)
+    >>> X.shape, y.shape
+    ((298, 11, 1), (298,))
     """
     return _load("sunspots", return_time)
 
@@ -64,6 +80,20 @@ def load_co2(return_time=False):
     Compendium of Data on Global Change*. CDIAC, Oak Ridge National Laboratory,
     U.S. Department of Energy.
     Licence: public domain.
+
+    Examples
+    --------
+    >>> from numbarnn.datasets import load_co2
+    >>> months, values = load_co2(return_time=True)
+    >>> print(months[0], months[-1], values.shape)
+    1958-03 2001-12 (526,)
+
+    The level keeps rising: learn from its monthly changes (``difference=True``).
+
+    >>> from numbarnn.preprocessing import make_windows
+    >>> X, y = make_windows(values, lookback=12, difference=True)
+    >>> X.shape, y.shape
+    ((513, 12, 1), (513,))
     """
     return _load("co2", return_time)
 
@@ -90,6 +120,15 @@ def load_elnino(return_time=False):
     Citation: NOAA Extended Reconstructed Sea Surface Temperature (ERSST) v3b,
     Nino 1+2 index.
     Licence: public domain (a work of the U.S. government).
+
+    Examples
+    --------
+    >>> from numbarnn.datasets import load_elnino
+    >>> months, values = load_elnino(return_time=True)
+    >>> print(months[0], months[-1], values.shape)
+    1950-01 2010-12 (732,)
+    >>> print(months[values.argmax()], values.max())  # the 1997-98 El Nino
+    1998-03 29.24
     """
     return _load("elnino", return_time)
 
@@ -115,5 +154,15 @@ def load_nile(return_time=False):
     Citation: Cobb, G. W. (1978). The problem of the Nile: conditional solution to
     a changepoint problem. *Biometrika* 65(2), 243-251.
     Licence: public domain.
+
+    Examples
+    --------
+    >>> from numbarnn.datasets import load_nile
+    >>> years, flow = load_nile(return_time=True)
+    >>> print(years[0], years[-1], flow.shape)
+    1871 1970 (100,)
+    >>> before = years.astype(int) < 1899
+    >>> round(flow[before].mean()), round(flow[~before].mean())
+    (1098, 850)
     """
     return _load("nile", return_time)

@@ -38,6 +38,18 @@ def make_adding_problem(n_samples, n_timesteps, random_state=None):
         Channel 0: the values; channel 1: the markers.
     y : ndarray of shape (n_samples,)
         Sum of the two marked values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.datasets import make_adding_problem
+    >>> X, y = make_adding_problem(4, 10, random_state=0)
+    >>> X.shape, y.shape
+    ((4, 10, 2), (4,))
+    >>> X[:, :, 1].sum(axis=1)  # two marked steps per sequence
+    array([2., 2., 2., 2.])
+    >>> bool(np.allclose(y, (X[:, :, 0] * X[:, :, 1]).sum(axis=1)))
+    True
     """
     rng = check_random_state(random_state)
     values = rng.uniform(0.0, 1.0, (n_samples, n_timesteps))
@@ -83,6 +95,16 @@ def make_delayed_recall(n_samples, n_timesteps, delay, random_state=None):
         Standard normal inputs.
     y : ndarray of shape (n_samples, n_timesteps)
         The input ``delay`` steps earlier, 0 for the first ``delay`` steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn.datasets import make_delayed_recall
+    >>> X, y = make_delayed_recall(4, 6, delay=2, random_state=0)
+    >>> X.shape, y.shape
+    ((4, 6, 1), (4, 6))
+    >>> bool(np.array_equal(y[:, 2:], X[:, :-2, 0])), bool((y[:, :2] == 0).all())
+    (True, True)
     """
     if delay >= n_timesteps:
         raise ValueError(f"delay ({delay}) must be less than n_timesteps ({n_timesteps})")
@@ -145,6 +167,20 @@ def make_embedded_reber(n_samples, random_state=None):
     A perfect model's per-symbol perplexity is not 1: at each of the grammar's
     branch points two symbols are equally likely. The long-range step is the
     second-to-last of each string (``y[i][-2]``, which equals ``X[i][1]``).
+
+    Examples
+    --------
+    >>> from numbarnn.datasets import REBER_SYMBOLS, make_embedded_reber
+    >>> X, y = make_embedded_reber(3, random_state=0)
+    >>> for ids in X:
+    ...     print("".join(REBER_SYMBOLS[i] for i in ids))
+    BTBPVPSET
+    BPBPVVEP
+    BPBPTTVPXTTTVPSEP
+    >>> X[0], y[0]  # y is X one step ahead
+    (array([0, 1, 0, 2, 5, 2, 3, 6, 1]), array([1, 0, 2, 5, 2, 3, 6, 1, 6]))
+    >>> all(labels[-2] == ids[1] for ids, labels in zip(X, y))  # the long-range step
+    True
     """
     rng = check_random_state(random_state)
     ids = {s: i for i, s in enumerate(REBER_SYMBOLS)}

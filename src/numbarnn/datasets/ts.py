@@ -40,6 +40,26 @@ def load_ts(path):
         If the file is not in the format, naming the line: time stamps (not
         supported), a case whose channels differ in length or count, a value that
         is not a number, a label the header does not declare, or no labels.
+
+    Examples
+    --------
+    Three univariate cases of different lengths, one with a missing value:
+
+    >>> import os
+    >>> import tempfile
+    >>> from numbarnn.datasets import load_ts
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "tiny.ts")
+    >>> with open(path, "w") as f:
+    ...     for line in ["@problemName tiny", "@classLabel true up down", "@data",
+    ...                  "1,2,3:up", "3,2:down", "4,5,?,7:up"]:
+    ...         print(line, file=f)
+    >>> X, y = load_ts(path)
+    >>> [x.shape for x in X], y
+    ([(3, 1), (2, 1), (4, 1)], array(['up', 'down', 'up'], dtype='<U4'))
+    >>> X[2][:, 0]
+    array([ 4.,  5., nan,  7.])
+    >>> folder.cleanup()
     """
     with open(os.fspath(path), encoding="utf-8-sig") as f:  # with or without a BOM
         return _parse(f.read().splitlines(), os.fspath(path))
@@ -135,6 +155,20 @@ def load_gunpoint(split="train"):
     Citation: Dau, H. A., Bagnall, A., Kamgar, K., Yeh, C.-C. M., Zhu, Y.,
     Gharghabi, S., Ratanamahatana, C. A. and Keogh, E. (2019). The UCR time series
     archive. *IEEE/CAA Journal of Automatica Sinica* 6(6), 1293-1305.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbarnn import LSTMClassifier
+    >>> from numbarnn.datasets import load_gunpoint
+    >>> X, y = load_gunpoint()
+    >>> X_test, y_test = load_gunpoint("test")
+    >>> X.shape, X_test.shape, np.unique(y)
+    ((50, 150, 1), (150, 150, 1), array(['1', '2'], dtype='<U1'))
+    >>> clf = LSTMClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    >>> clf.predict(X_test).shape
+    (150,)
+    >>> accuracy = clf.score(X_test, y_test)
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

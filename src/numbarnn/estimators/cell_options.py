@@ -33,12 +33,14 @@ class _CellOptions:
     parameters_doc = ""
 
     @classmethod
-    def describe(cls, summary, task):
+    def describe(cls, summary, task, examples):
         """The docstring of this cell's estimator for ``task``, 'regression' or
-        'classification'."""
+        'classification', ending with ``examples``, the Examples section's doctest
+        (written without indentation)."""
         own = _HIDDEN_SIZE + cls.parameters_doc + (_CLASS_WEIGHT if task == "classification"
                                                    else "")
-        return f"{summary}\n\n    Parameters\n    ----------\n{own.rstrip()}\n{docs.common(task)}"
+        return (f"{summary}\n\n    Parameters\n    ----------\n{own.rstrip()}\n"
+                f"{docs.common(task)}\n{docs.examples(examples)}")
 
     def _init_params(self, network, rng):
         return network.init_params(rng, np.dtype(self.dtype))

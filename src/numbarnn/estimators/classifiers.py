@@ -290,7 +290,23 @@ class _SequenceClassifier(ClassifierMixin, _SequenceEstimator):
 
 class RNNClassifier(RNNOptions, _SequenceClassifier):
     __doc__ = RNNOptions.describe("Elman recurrent network for sequence classification.",
-                                  "classification")
+                                  "classification", """
+        Two classes, labelled with strings:
+
+        >>> import numpy as np
+        >>> from numbarnn import RNNClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((16, 8, 1))
+        >>> y = np.where(X.sum(axis=(1, 2)) > 0, "up", "down")
+        >>> clf = RNNClassifier(hidden_size=4, max_iter=3, random_state=0).fit(X, y)
+        >>> clf.classes_
+        array(['down', 'up'], dtype='<U4')
+        >>> clf.predict(X[:4]).shape, clf.predict_proba(X[:4]).shape
+        ((4,), (4, 2))
+        >>> set(clf.predict(X)) <= {"down", "up"}
+        True
+        >>> accuracy = clf.score(X, y)
+        """)
     _parameter_constraints = {**_SequenceClassifier._parameter_constraints,
                               **RNNOptions.constraints}
 
@@ -307,7 +323,21 @@ class RNNClassifier(RNNOptions, _SequenceClassifier):
 
 class LSTMClassifier(LSTMOptions, _SequenceClassifier):
     __doc__ = LSTMOptions.describe("Long short-term memory network for sequence "
-                                   "classification.", "classification")
+                                   "classification.", "classification", """
+        Three classes: one logit per class and softmax cross-entropy.
+
+        >>> import numpy as np
+        >>> from numbarnn import LSTMClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((16, 8, 1))
+        >>> y = np.digitize(X.mean(axis=(1, 2)), [-0.2, 0.2])  # classes 0, 1 and 2
+        >>> clf = LSTMClassifier(hidden_size=4, max_iter=3, random_state=0).fit(X, y)
+        >>> clf.classes_, clf.n_outputs_
+        (array([0, 1, 2]), 3)
+        >>> proba = clf.predict_proba(X)
+        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
+        ((16, 3), True)
+        """)
     _parameter_constraints = {**_SequenceClassifier._parameter_constraints,
                               **LSTMOptions.constraints}
 
@@ -324,7 +354,22 @@ class LSTMClassifier(LSTMOptions, _SequenceClassifier):
 
 class GRUClassifier(GRUOptions, _SequenceClassifier):
     __doc__ = GRUOptions.describe("Gated recurrent unit network for sequence classification.",
-                                  "classification")
+                                  "classification", """
+        A label at every step (``return_sequences=True``): whether the running sum of
+        the inputs is positive.
+
+        >>> import numpy as np
+        >>> from numbarnn import GRUClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((16, 8, 1))
+        >>> y = (np.cumsum(X[:, :, 0], axis=1) > 0).astype(int)  # (16, 8) labels
+        >>> clf = GRUClassifier(hidden_size=4, return_sequences=True, max_iter=3,
+        ...                     random_state=0)
+        >>> clf.fit(X, y).predict(X).shape
+        (16, 8)
+        >>> clf.predict_proba(X).shape
+        (16, 8, 2)
+        """)
     _parameter_constraints = {**_SequenceClassifier._parameter_constraints,
                               **GRUOptions.constraints}
 

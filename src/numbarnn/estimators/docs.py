@@ -1,5 +1,8 @@
 """The estimators' docstrings: the parameters and attributes all six share, with the parts
-that differ between regression and classification filled in by :func:`common`."""
+that differ between regression and classification filled in by :func:`common`, and each
+estimator's Examples section laid out by :func:`examples`."""
+
+import textwrap
 
 COMMON = """
     vocab_size : int or None, default=None
@@ -78,10 +81,10 @@ COMMON = """
         Precision of weights and computation.
     device : {'cpu', 'cuda'}, default='cpu'
         Where to compute. 'cuda' runs on an NVIDIA GPU through numba-cuda
-        (``pip install "numbarnn[cuda]"``): the weights, the optimizer's state and
-        the training data stay on the GPU during ``fit``, which reads the loss and the
-        weights back once per epoch. Without numba-cuda or a GPU, fitting raises
-        :class:`~numbarnn.exceptions.DeviceUnavailableError`.
+        (the ``cuda`` extra): the weights, the optimizer's state and the training
+        data stay on the GPU during ``fit``, which reads back each batch's loss and
+        gradient norm, and the weights once per epoch. Without numba-cuda or a GPU,
+        fitting raises :class:`~numbarnn.exceptions.DeviceUnavailableError`.
     n_threads : int or None, default=None
         Threads for the computation (Numba's thread pool; BLAS is capped to the
         same number). None: Numba's default, one per core.
@@ -195,3 +198,10 @@ def common(task):
     for key, value in (_REGRESSION if task == "regression" else _CLASSIFICATION).items():
         text = text.replace(f"<{key}>\n" if value.endswith("\n") else f"<{key}>", value)
     return text
+
+
+def examples(doctest):
+    """The Examples section of an estimator's docstring, from its doctest written without
+    indentation (as tests/test_docstring_examples.py runs it)."""
+    body = textwrap.indent(textwrap.dedent(doctest).strip("\n") + "\n", "    ")
+    return f"    Examples\n    --------\n{body}"

@@ -34,6 +34,23 @@ def load(path):
     ValueError
         If the file is not a numbarnn estimator file, is damaged, or holds anything
         the format does not allow; the message names the problem.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from numbarnn import LSTMRegressor, load
+    >>> X = np.random.default_rng(0).standard_normal((16, 8, 1))
+    >>> model = LSTMRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.npz")
+    ...     model.save(path)
+    ...     loaded = load(path)
+    >>> type(loaded).__name__, loaded.hidden_size, loaded.n_iter_
+    ('LSTMRegressor', 4, 2)
+    >>> bool(np.array_equal(loaded.predict(X), model.predict(X)))
+    True
     """
     with io.Reader(path) as reader:
         cls, params, attributes = _check_meta(reader.meta, path)

@@ -109,7 +109,22 @@ class _SequenceRegressor(MultiOutputMixin, RegressorMixin, _SequenceEstimator):
 
 class RNNRegressor(RNNOptions, _SequenceRegressor):
     __doc__ = RNNOptions.describe("Elman recurrent network for sequence regression.",
-                                  "regression")
+                                  "regression", """
+        Forecast a yearly series from the 8 years before each year:
+
+        >>> from numbarnn import RNNRegressor
+        >>> from numbarnn.datasets import load_sunspots
+        >>> from numbarnn.preprocessing import make_windows
+        >>> X, y = make_windows(load_sunspots(), lookback=8)
+        >>> X.shape, y.shape
+        ((301, 8, 1), (301,))
+        >>> model = RNNRegressor(hidden_size=4, max_iter=3, random_state=0)
+        >>> model.fit(X[:250], y[:250]).predict(X[250:]).shape
+        (51,)
+        >>> model.n_iter_, model.n_features_in_
+        (3, 1)
+        >>> r2 = model.score(X[250:], y[250:])  # R² on the last 51 years
+        """)
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               **RNNOptions.constraints}
 
@@ -125,7 +140,26 @@ class RNNRegressor(RNNOptions, _SequenceRegressor):
 
 class LSTMRegressor(LSTMOptions, _SequenceRegressor):
     __doc__ = LSTMOptions.describe("Long short-term memory network for sequence regression.",
-                                   "regression")
+                                   "regression", """
+        Sequences of different lengths, padded to 10 steps, with two targets each:
+
+        >>> import numpy as np
+        >>> from numbarnn import LSTMRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((16, 10, 2))  # 16 sequences, 10 steps, 2 features
+        >>> lengths = rng.integers(5, 11, size=16)  # valid steps; the rest is padding
+        >>> y = np.array([x[:n].sum(axis=0) for x, n in zip(X, lengths)])
+        >>> model = LSTMRegressor(hidden_size=4, max_iter=3, random_state=0)
+        >>> model.fit(X, y, lengths).predict(X, lengths).shape
+        (16, 2)
+        >>> model.n_outputs_, len(model.loss_curve_)
+        (2, 3)
+
+        A list of sequences of different lengths needs no ``lengths``:
+
+        >>> model.predict([np.ones((3, 2)), np.ones((7, 2))]).shape
+        (2, 2)
+        """)
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               **LSTMOptions.constraints}
 
@@ -142,7 +176,26 @@ class LSTMRegressor(LSTMOptions, _SequenceRegressor):
 
 class GRURegressor(GRUOptions, _SequenceRegressor):
     __doc__ = GRUOptions.describe("Gated recurrent unit network for sequence regression.",
-                                  "regression")
+                                  "regression", """
+        A target at every step (``return_sequences=True``): recall the input of two
+        steps before.
+
+        >>> from numbarnn import GRURegressor
+        >>> from numbarnn.datasets import make_delayed_recall
+        >>> X, y = make_delayed_recall(16, 8, delay=2, random_state=0)
+        >>> X.shape, y.shape
+        ((16, 8, 1), (16, 8))
+        >>> model = GRURegressor(hidden_size=4, return_sequences=True, max_iter=3,
+        ...                      random_state=0)
+        >>> model.fit(X, y).predict(X).shape
+        (16, 8)
+
+        The weights, by PyTorch's names (``torch.nn.GRU`` and a ``torch.nn.Linear``):
+
+        >>> {name: weight.shape for name, weight in model.state_dict().items()}
+        {'rnn.weight_ih_l0': (12, 1), 'rnn.weight_hh_l0': (12, 4), 'rnn.bias_ih_l0': (12,),
+         'rnn.bias_hh_l0': (12,), 'head.weight': (1, 4), 'head.bias': (1,)}
+        """)
     _parameter_constraints = {**_SequenceRegressor._parameter_constraints,
                               **GRUOptions.constraints}
 
