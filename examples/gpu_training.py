@@ -3,7 +3,7 @@ GPU training
 ============
 
 The same estimators on an NVIDIA GPU: pass ``device="cuda"``. This needs the
-``cuda`` extra (``pip install "numbarnn[cuda]"``, which installs numba-cuda) and
+``cuda`` extra (``python -m pip install ".[cuda]"``, which installs numba-cuda) and
 a GPU. During ``fit`` the parameters, the data and the optimizer's state stay on
 the GPU; the host launches the kernels and reads the loss and the weights back
 once per epoch.

@@ -7,7 +7,7 @@ GRU's state through its update gate z (h_t = (1 - z) n + z h_{t-1}).
 that trains the model; :func:`gate_statistics` shows
 how open or saturated the gates are.
 
-The plot helpers need matplotlib (``pip install numbarnn[plot]``); importing this
+The plot helpers need matplotlib (the ``plot`` extra); importing this
 module does not import it.
 """
 
