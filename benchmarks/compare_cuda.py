@@ -55,7 +55,7 @@ def numbarnn_case(cell, B, T, D, H):
     X = rng.standard_normal((B, T, D), dtype=np.float32)
     y = rng.standard_normal((B, 1), dtype=np.float32)
     lengths = np.full(B, T, np.int64)
-    epochs = training.epochs(net, params, Adam(), (X, y, lengths))
+    epochs = training.epochs(net, params, Adam(), (X, y, lengths, None))
     run_epoch = epochs.__enter__()  # for the process's life: data and state stay on the GPU
     batch = net.batch(X, lengths)
     d_params = net.backend.asarray(params)

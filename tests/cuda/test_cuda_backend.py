@@ -2,7 +2,8 @@
 
 Run by tests/test_cuda_simulator.py in a separate process with NUMBA_ENABLE_CUDASIM=1
 (it must be set before numba is imported), with every test that takes the ``device``
-fixture; tiny shapes, since the simulator runs a Python thread per GPU thread.
+fixture; tiny shapes, since the simulator runs a Python thread per GPU thread. On a machine
+with an NVIDIA GPU, ``NUMBARNN_TEST_CUDA=1 pytest -m device tests`` runs them on the GPU.
 """
 
 import os
@@ -10,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-    pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 (run through tests/test_cuda_simulator.py)",
-                allow_module_level=True)
+if "1" not in (os.environ.get("NUMBA_ENABLE_CUDASIM"), os.environ.get("NUMBARNN_TEST_CUDA")):
+    pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 (run through tests/test_cuda_simulator.py) or, "
+                "on a GPU, NUMBARNN_TEST_CUDA=1", allow_module_level=True)
 
 from numba import cuda  # noqa: E402
 
