@@ -3,11 +3,8 @@
 Build: python -m sphinx -W --keep-going -b html docs docs/_build/html
 """
 
-import importlib
-import inspect
 import json
 import re
-import statistics
 import sys
 import zlib
 from pathlib import Path
@@ -22,6 +19,8 @@ import numbarnn  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
+import public_api  # noqa: E402
+import results_tables  # noqa: E402
 from offline import site_external_loads  # noqa: E402
 
 ROOT = DOCS.parent
@@ -86,21 +85,9 @@ intersphinx_mapping = {
     }.items()
 }
 
-# The public API: the package's ``__all__`` (the estimators and the engine, re-exported
-# from their modules) and the public submodules' names, their ``__all__`` or, without
-# one, every function and class defined in the module. Each must have an entry in the
-# API reference; ``check_api_coverage`` below turns a missing one into a warning, which
-# the -W build makes an error.
-PUBLIC_MODULES = [
-    "numbarnn",
-    "numbarnn.cells",
-    "numbarnn.datasets",
-    "numbarnn.diagnostics",
-    "numbarnn.exceptions",
-    "numbarnn.io",
-    "numbarnn.parallel",
-    "numbarnn.preprocessing",
-]
+# The public API (public_api.py): each name must have an entry in the API reference;
+# ``check_api_coverage`` below turns a missing one into a warning, which the -W build makes
+# an error.
 
 # scikit-learn's metadata-routing and output-container methods, inherited by every
 # estimator: their docstrings point into scikit-learn's own documentation.
@@ -224,174 +211,50 @@ html_sidebars = {page: [] for page in (
 
 # --- Build-time content ----------------------------------------------------------------
 
-def _ms(value):
-    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _results(pattern, name, missing):
-    """The generated file ``name`` and the result files matching ``pattern``, sorted; with
-    none, the file says ``missing`` and a warning is logged."""
+def _write(name, lines):
+    """Write ``docs/generated/<name>`` (left alone when unchanged)."""
     out = DOCS / "generated" / name
     out.parent.mkdir(exist_ok=True)
-    files = sorted((ROOT / "benchmarks" / "results").glob(pattern))
-    if not files:
-        logger.warning(f"no benchmarks/results/{pattern} to show on the performance page")
-        out.write_text(f"{missing} are recorded.\n")
-    return out, files
-
-
-def write_benchmark_table(app):
-    """Write the newest ``benchmarks/results/cpu-*.json`` as a table for performance.rst."""
-    out, files = _results("cpu-*.json", "benchmark_cpu.rst.inc", "No CPU benchmark results")
-    if not files:
-        _write(DOCS / "generated" / "benchmark_cpu_summary.rst.inc",
-               ["On the CPU", "----------", "", "No CPU benchmark results are recorded."])
-        return
-    runs = {path: json.loads(path.read_text()) for path in files}
-    path = max(files, key=lambda p: (runs[p]["date"], runs[p].get("recorded", ""), p.name))
-    run = runs[path]
-    rows = []
-    slower = []
-    for case in run["cases"]:
-        rows.append([case["cell"].upper(), case["size"],
-                     _ms(case["predict_ms"]), _ms(case["torch_predict_ms"]),
-                     f"{case['predict_speedup']:.2f}",
-                     _ms(case["train_step_ms"]), _ms(case["torch_train_step_ms"]),
-                     f"{case['train_speedup']:.2f}"])
-        for what, key in (("predict", "predict_speedup"), ("train step", "train_speedup")):
-            if case[key] < 1:
-                slower.append(f"{case['cell'].upper()} {what} at {case['size']} "
-                              f"({case[key]:.2f})")
-    header = ["cell", "size", "predict ms", "PyTorch predict ms", "predict ratio",
-              "train step ms", "PyTorch train step ms", "train step ratio"]
-    lines = [
-        f"Recorded on {run['date']} (``benchmarks/results/{path.name}``): "
-        f"{run['machine']}, {run['threads']} threads, numba {run['numba']}, "
-        f"PyTorch {run['torch']}, NumPy {run['numpy']}, median of {run['repeats']} "
-        f"interleaved rounds (fewer at L); NumPy's float32 GEMM ran at "
-        f"{run['sgemm_gflops']:.0f} GFLOP/s on this machine.",
-        "",
-        ".. list-table:: numbarnn and PyTorch on the CPU, float32 "
-        "(ratio: median over rounds of PyTorch time / numbarnn time in the same round; "
-        "above 1: numbarnn is faster)",
-        "   :header-rows: 1",
-        "",
-    ]
-    for row in [header] + rows:
-        lines.append(f"   * - {row[0]}")
-        lines.extend(f"     - {cell}" for cell in row[1:])
-    lines.append("")
-    if slower:
-        lines.append("In this run numbarnn was slower than PyTorch (ratio below 1) in: "
-                     + "; ".join(slower) + ".")
-    else:
-        lines.append("In this run numbarnn was not slower than PyTorch in any case.")
-    _write(out, lines)
-    _write(DOCS / "generated" / "benchmark_cpu_summary.rst.inc", _cpu_summary(run, path))
-
-
-def _write(out, lines):
     text = "\n".join(lines) + "\n"
     if not out.exists() or out.read_text() != text:
         out.write_text(text)
 
 
-def _cpu_summary(run, path):
-    """The performance page's headline and compact table of a ``compare_torch.py`` run:
-    PyTorch's time over numbarnn's per cell, operation and size."""
-    sizes = list(dict.fromkeys(case["size"] for case in run["cases"]))
-    cells = list(dict.fromkeys(case["cell"] for case in run["cases"]))
-    ratio = {(c["cell"], key, c["size"]): c[key] for c in run["cases"]
-             for key in ("predict_speedup", "train_speedup")}
-    operations = (("predict", "predict_speedup"), ("train step", "train_speedup"))
-
-    def span(key):
-        values = [v for (_, k, _), v in ratio.items() if k == key]
-        return f"{min(values):.1f}–{max(values):.1f} times"
-
-    lines = [
-        "On the CPU",
-        "----------",
-        "",
-        f"On {run['threads']} CPU cores, numbarnn runs a train step {span('train_speedup')} "
-        f"as fast as PyTorch, and predicts {span('predict_speedup')} as fast, over the "
-        f"three cells and the reference sizes S, M and L (batch, steps, features, hidden "
-        f"units: S (32, 50, 1, 32), M (64, 100, 8, 128), L (128, 200, 32, 256)); float32, "
-        f"recorded on {run['date']} (``benchmarks/results/{path.name}``).",
-        "",
-        ".. list-table:: PyTorch's time / numbarnn's, same run (above 1: numbarnn is faster)",
-        "   :header-rows: 1",
-        "",
-        "   * - cell",
-        "     - operation",
-    ] + [f"     - {size}" for size in sizes]
-    for cell in cells:
-        for name, key in operations:
-            lines += [f"   * - {cell.upper()}", f"     - {name}"]
-            lines += [f"     - {ratio[cell, key, size]:.2f}" if (cell, key, size) in ratio
-                      else "     - —" for size in sizes]
-    return lines + [""]
+def _json_results(pattern):
+    return {path.name: json.loads(path.read_text()) for path in sorted(RESULTS.glob(pattern))}
 
 
-def write_accuracy_table(app):
-    """Write the newest ``benchmarks/results/accuracy-*.json`` (``benchmarks/accuracy.py``)
-    as tables of test RMSE and fit seconds for performance.rst."""
-    out, files = _results("accuracy-*.json", "accuracy.rst.inc", "No accuracy results")
-    if not files:
-        return
-    path = files[-1]
-    run = json.loads(path.read_text())
-    tasks = list(dict.fromkeys(r["task"] for r in run["runs"]))
-    models = list(dict.fromkeys(r["model"] for r in run["runs"]))
-
-    def cell(task, model, key):
-        values = [r[key] for r in run["runs"] if r["task"] == task and r["model"] == model]
-        if not values:
-            return "—"
-        mean, sd = sum(values) / len(values), statistics.pstdev(values)
-        return f"{mean:.3g} ± {sd:.2g}" if key == "rmse" else f"{mean:.2f}"
-
-    lines = [f"Recorded on {run['date']} (``benchmarks/results/{path.name}``), "
-             f"{run['seeds']} seeds, numba {run['numba']}, PyTorch {run['torch']}; numbarnn "
-             f"with its default parameters{_except(run['params'])}."
-             + (f" {run['note']}" if "note" in run else ""),
-             ""]
-    for key, title in (("rmse", "Test RMSE (mean ± sd over seeds; lower is better)"),
-                       ("seconds", "Fit seconds (mean over seeds)")):
-        lines += [f".. list-table:: {title}", "   :header-rows: 1", "",
-                  "   * - model"] + [f"     - {task}" for task in tasks]
-        for model in models:
-            lines.append(f"   * - {model}")
-            lines.extend(f"     - {cell(task, model, key)}" for task in tasks)
-        lines.append("")
-    _write(out, lines)
+def _missing(pattern, what):
+    logger.warning(f"no benchmarks/results/{pattern} to show on the performance page")
+    return [f"No {what} are recorded."]
 
 
-def _except(params):
-    changed = {k: v for k, v in params.items() if k != "n_threads"}
-    return f" except {changed}" if changed else ""
-
-
-def _documented_object(fullname):
-    module, _, attribute = fullname.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError):
-        return None
-
-
-def public_objects():
-    """(full name, object) of every public name of the modules in PUBLIC_MODULES."""
-    for module_name in PUBLIC_MODULES:
-        module = importlib.import_module(module_name)
-        names = getattr(module, "__all__", None)
-        if names is None:
-            names = [name for name, value in vars(module).items()
-                     if not name.startswith("_")
-                     and (inspect.isfunction(value) or inspect.isclass(value))
-                     and value.__module__ == module_name]
-        for name in names:
-            yield f"{module_name}.{name}", getattr(module, name)
+def write_result_tables(app):
+    """Write the performance pages' tables from the newest result files
+    (:mod:`results_tables`)."""
+    cpu = _json_results("cpu-*.json")
+    if cpu:
+        name, run = results_tables.newest(cpu)
+        _write("benchmark_cpu.rst.inc", results_tables.cpu_full(run, name))
+        _write("benchmark_cpu_summary.rst.inc", results_tables.cpu_summary(run, name))
+    else:
+        for inc in ("benchmark_cpu.rst.inc", "benchmark_cpu_summary.rst.inc"):
+            _write(inc, _missing("cpu-*.json", "CPU benchmark results"))
+    _write("benchmark_gpu_summary.rst.inc",
+           results_tables.gpu_summaries(_json_results("gpu-*.json")))
+    # compile-time-<date>-<what>.txt; a "-before" file records the code before a change
+    reports = sorted(RESULTS.glob("compile-time-*.txt"),
+                     key=lambda p: (p.name[13:23], "-before" not in p.name, p.name))
+    _write("compile_time.rst.inc",
+           results_tables.compile_table(reports[-1].read_text(), reports[-1].name)
+           if reports else _missing("compile-time-*.txt", "compile times"))
+    accuracy = _json_results("accuracy-*.json")
+    _write("accuracy.rst.inc",
+           results_tables.accuracy_tables(accuracy[max(accuracy)], max(accuracy))
+           if accuracy else _missing("accuracy-*.json", "accuracy results"))
 
 
 def check_api_coverage(app, env):
@@ -399,10 +262,11 @@ def check_api_coverage(app, env):
     documented = set()
     for fullname, entry in env.get_domain("py").objects.items():
         if entry.objtype in ("class", "exception", "function", "data"):
-            obj = _documented_object(fullname)
+            obj = public_api.resolve(fullname)
             if obj is not None:
                 documented.add(id(obj))
-    missing = sorted(name for name, obj in public_objects() if id(obj) not in documented)
+    missing = sorted(name for name, obj in public_api.public_objects()
+                     if id(obj) not in documented)
     if missing:
         logger.warning("public names without an API reference entry (add them to api.rst): %s",
                        ", ".join(missing))
@@ -420,6 +284,5 @@ def setup(app):
     app.connect("builder-inited", write_inventories, priority=100)  # before intersphinx
     app.connect("build-finished", check_offline, priority=900)  # after MathJax is copied
     app.connect("autodoc-skip-member", skip_sklearn_machinery)
-    app.connect("builder-inited", write_benchmark_table)
-    app.connect("builder-inited", write_accuracy_table)
+    app.connect("builder-inited", write_result_tables)
     app.connect("env-check-consistency", check_api_coverage)

@@ -1,6 +1,7 @@
-"""The documentation build's offline check (docs/offline.py): what a page loads from another
-host is found, and links a reader follows are not. The build itself runs it over every page
-(docs/conf.py, ``check_offline``), where a remote load fails the ``-W`` build."""
+"""The documentation build's helpers: the offline check (docs/offline.py: what a page loads
+from another host is found, and links a reader follows are not; the build runs it over every
+page, where a remote load fails the ``-W`` build) and the performance page's tables
+(docs/results_tables.py, from the files in benchmarks/results/)."""
 
 import importlib.util
 from pathlib import Path
@@ -8,9 +9,17 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-spec = importlib.util.spec_from_file_location("offline", DOCS / "offline.py")
-offline = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(offline)
+RESULTS = DOCS.parent / "benchmarks" / "results"
+
+
+def _docs_module(name):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+offline, tables = _docs_module("offline"), _docs_module("results_tables")
 
 PAGE = """<!doctype html><html><head>
 <script src="_static/local.js"></script>
@@ -52,3 +61,46 @@ def test_a_site_is_checked_file_by_file(tmp_path):
     (tmp_path / "style.css").write_text("p { color: red }")
     found = offline.site_external_loads(tmp_path)
     assert list(found) == ["sub/page.html"] and len(found["sub/page.html"]) == 5
+
+
+def _run(**ratios):
+    """A run with the predict ratio of each ``cell_size`` given (the train step's twice it)."""
+    cases = []
+    for key, r in ratios.items():
+        cell, size = key.split("_")
+        cases.append({"cell": cell, "size": size, "predict_speedup": r, "train_speedup": 2 * r})
+    return {"date": "2026-12-04", "threads": 2, "machine": "x86_64", "cases": cases}
+
+
+def test_the_ratio_summary_gives_the_span_of_each_operation_and_a_row_per_cell_and_operation():
+    lines = tables.cpu_summary(_run(rnn_S=3.0, rnn_M=0.96, gru_S=8.4), "cpu-x.json")
+    text = "\n".join(lines)
+    assert ("PyTorch's time over numbarnn's (above 1: numbarnn is faster) is 0.96 to 8.4 for a "
+            "prediction and 1.9 to 17 for a train step") in text
+    assert "``benchmarks/results/cpu-x.json``" in text
+    rows = text.split("   * - ")[1:]
+    assert rows[0].split() == ["cell", "-", "operation", "-", "S", "-", "M"]
+    assert rows[1].split() == ["RNN", "-", "predict", "-", "3.00", "-", "0.96"]
+    assert rows[3].split() == ["GRU", "-", "predict", "-", "8.40", "-", "—"]  # not measured
+
+
+def test_gpu_results_get_a_table_per_device_from_its_newest_run():
+    assert "No GPU timings are recorded yet" in tables.gpu_summaries({})[0]
+    run = {"device": "H100", "numba": "0.68", "cudnn": 91000, "torch": "2.13", "cases": [
+        {"cell": "lstm", "size": "S", "forward_speedup": 0.5, "train_speedup": 1.5}]}
+    older = {**run, "date": "2026-12-01", "cases": [{**run["cases"][0], "train_speedup": 9}]}
+    other = {**run, "device": "A100", "date": "2026-12-02"}
+    text = "\n".join(tables.gpu_summaries({"gpu-a.json": {**run, "date": "2026-12-03"},
+                                           "gpu-b.json": older, "gpu-c.json": other}))
+    assert text.index("On an A100") < text.index("On an H100")
+    assert "1.50" in text and "9.00" not in text  # the H100's newest run only
+
+
+def test_the_compile_table_is_read_from_the_recorded_report():
+    name = "compile-time-2026-12-04-on-threads.txt"
+    lines = tables.compile_table((RESULTS / name).read_text(), name)
+    text = "\n".join(lines)
+    for label in ("RNN", "LSTM", "GRU", "all three"):
+        assert f"   * - {label}" in text
+    with pytest.raises(ValueError, match="no table"):
+        tables.compile_table("nothing measured", "compile-time-x.txt")

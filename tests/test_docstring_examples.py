@@ -2,10 +2,10 @@
 
 The public names are those the API reference must document:
 
-- docs/conf.py's rule (``PUBLIC_MODULES`` and ``public_objects`` there), repeated here
-  rather than imported (conf.py configures Sphinx): the ``__all__`` of each module in
-  PUBLIC_MODULES below, or, for a module without one, the functions and classes it defines
-  at module level whose names do not start with ``_``;
+- those of docs/public_api.py, which the documentation build checks against the API
+  reference: the ``__all__`` of each module in its PUBLIC_MODULES, or, for a module
+  without one, the functions and classes it defines at module level whose names do not
+  start with ``_``;
 - and every ``autosummary`` entry of docs/api.rst, relative to the module named by the
   ``.. currentmodule::`` or ``.. automodule::`` above it, which adds names of other modules
   (``numbarnn.metrics.perplexity``, ``numbarnn.losses.row_loss``, ...).
@@ -25,6 +25,7 @@ under ``numbarnn.backends.cuda`` is imported.
 
 import doctest
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -32,18 +33,11 @@ from pathlib import Path
 
 import pytest
 
-# as in docs/conf.py
-PUBLIC_MODULES = [
-    "numbarnn",
-    "numbarnn.cells",
-    "numbarnn.datasets",
-    "numbarnn.diagnostics",
-    "numbarnn.exceptions",
-    "numbarnn.io",
-    "numbarnn.parallel",
-    "numbarnn.preprocessing",
-]
-API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+API_RST = DOCS / "api.rst"
+_spec = importlib.util.spec_from_file_location("public_api", DOCS / "public_api.py")
+public_api = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(public_api)
 
 EXEMPT = {
     "numbarnn.exceptions.DeviceUnavailableError": (
@@ -55,19 +49,6 @@ EXEMPT = {
 OPTIONAL = {"dask": "dask", "distributed": "distributed", "matplotlib": "matplotlib",
             "numbarnn.parallel": "distributed"}
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-
-
-def _module_names(module_name):
-    """docs/conf.py's rule: the module's ``__all__``, or its own public functions and
-    classes."""
-    module = importlib.import_module(module_name)
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [name for name, value in vars(module).items()
-                 if not name.startswith("_")
-                 and (inspect.isfunction(value) or inspect.isclass(value))
-                 and value.__module__ == module_name]
-    return [f"{module_name}.{name}" for name in names]
 
 
 def _api_rst_names():
@@ -87,22 +68,12 @@ def _api_rst_names():
     return names
 
 
-def _resolve(fullname):
-    module, _, attribute = fullname.rpartition(".")
-    if module.startswith("numbarnn.backends.cuda"):
-        return None
-    try:
-        return getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError):
-        return None  # a broken entry is the documentation build's to report
-
-
 def public_objects():
     """{full name: object} of every public class and function, each object once."""
     found, seen = {}, set()
-    fullnames = [n for module in PUBLIC_MODULES for n in _module_names(module)]
+    fullnames = [name for name, _ in public_api.public_objects()]
     for fullname in fullnames + _api_rst_names():
-        obj = _resolve(fullname)
+        obj = public_api.resolve(fullname)
         if (inspect.isclass(obj) or inspect.isfunction(obj)) and id(obj) not in seen:
             seen.add(id(obj))
             found[fullname] = obj
