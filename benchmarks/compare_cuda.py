@@ -11,6 +11,7 @@ interleaved, and writes ``benchmarks/results/gpu-<date>.json`` with the device n
 
 import argparse
 import datetime
+from pathlib import Path
 
 import numpy as np
 from compare_torch import interleaved, write_results  # same directory: the same method
@@ -138,7 +139,8 @@ def main():
                   f"{s_ratio:6.2f}x", flush=True)
     out = write_results(results, "gpu")
     print("\nratio: median over rounds of cuDNN time / numbarnn time in the same round "
-          f"(above 1: numbarnn faster). Written to {out}")
+          f"(above 1: numbarnn faster). Written to "
+          f"{out.resolve().relative_to(Path(__file__).resolve().parents[1])}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Build: python -m sphinx -W --keep-going -b html docs docs/_build/html
 import json
 import re
 import sys
-import zlib
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +18,7 @@ import numbarnn  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
+import inventories  # noqa: E402
 import public_api  # noqa: E402
 import results_tables  # noqa: E402
 from offline import site_external_loads  # noqa: E402
@@ -71,18 +71,11 @@ numpydoc_xref_aliases = {
 # --- Links to other projects' documentation -------------------------------------------
 
 # The build runs offline, so the inventories of the names these pages link to are
-# written by ``write_inventories`` from INVENTORIES below rather than downloaded; the
-# links themselves point at each project's published pages.
+# written by ``write_inventories`` from inventories.py rather than downloaded; the links
+# themselves point at each project's published pages.
 intersphinx_mapping = {
     project_name: (url, str(DOCS / "generated" / "inventories" / f"{project_name}.inv"))
-    for project_name, (url, _) in {
-        "python": ("https://docs.python.org/3/", None),
-        "numpy": ("https://numpy.org/doc/stable/", None),
-        "sklearn": ("https://scikit-learn.org/stable/", None),
-        "torch": ("https://docs.pytorch.org/docs/stable/", None),
-        "distributed": ("https://distributed.dask.org/en/stable/", None),
-        "dask": ("https://docs.dask.org/en/stable/", None),
-    }.items()
+    for project_name, url in inventories.URLS.items()
 }
 
 # The public API (public_api.py): each name must have an entry in the API reference;
@@ -98,77 +91,12 @@ def skip_sklearn_machinery(app, what, name, obj, skip, options):
     return True if SKLEARN_MACHINERY.fullmatch(name) else None
 
 
-# Each project's names these pages link to: (name, Sphinx object type, page and anchor
-# under the project's URL above; "$" stands for the name).
-INVENTORIES = {
-    "python": [(name, "py:exception", "library/exceptions.html#$")
-               for name in ("ValueError", "TypeError", "RuntimeError", "OSError",
-                            "Warning", "UserWarning")]
-              + [(name, "py:data", "library/constants.html#$") for name in ("None", "True",
-                                                                           "False")]
-              + [(name, "py:class", "library/stdtypes.html#$")
-                 for name in ("list", "tuple", "str", "dict")]
-              + [(name, "py:class", "library/functions.html#$") for name in ("float", "int")]
-              + [(name, "std:term", "glossary.html#term-$")
-                 for name in ("iterable", "sequence", "generator")]
-              + [("bltin-boolean-values", "std:label", "library/stdtypes.html#$"),
-                 ("callable", "py:function", "library/functions.html#$"),
-                 ("contextlib.contextmanager", "py:function", "library/contextlib.html#$"),
-                 ("collections.namedtuple", "py:function", "library/collections.html#$"),
-                 ("logging", "py:module", "library/logging.html#module-$"),
-                 ("pathlib.Path", "py:class", "library/pathlib.html#$"),
-                 ("zipfile", "py:module", "library/zipfile.html#module-$"),
-                 ("json", "py:module", "library/json.html#module-$"),
-                 ("pickle", "py:module", "library/pickle.html#module-$")],
-    "numpy": [("numpy.ndarray", "py:class", "reference/generated/$.html#$"),
-              ("numpy.dtype", "py:class", "reference/generated/$.html#$"),
-              ("numpy.random.Generator", "py:class", "reference/random/generator.html#$"),
-              ("numpy.random.RandomState", "py:class", "reference/random/legacy.html#$"),
-              ("numpy.savez", "py:function", "reference/generated/$.html#$"),
-              ("numpy.load", "py:function", "reference/generated/$.html#$"),
-              ("numpy.float32", "py:class", "reference/arrays.scalars.html#$"),
-              ("numpy.float64", "py:class", "reference/arrays.scalars.html#$"),
-              ("numpy.inf", "py:data", "reference/constants.html#$"),
-              ("numpy.nan", "py:data", "reference/constants.html#$"),
-              ("numpy", "py:module", "reference/index.html#module-$"),
-              ("arrays.scalars", "std:label", "reference/arrays.scalars.html#arrays-scalars"),
-              ("array_like", "std:term", "glossary.html#term-array_like")],
-    "sklearn": [(f"sklearn.{name}", kind, "modules/generated/$.html#$") for name, kind in (
-        ("base.BaseEstimator", "py:class"), ("base.RegressorMixin", "py:class"),
-        ("base.ClassifierMixin", "py:class"), ("base.clone", "py:function"),
-        ("pipeline.Pipeline", "py:class"), ("pipeline.make_pipeline", "py:function"),
-        ("model_selection.GridSearchCV", "py:class"),
-        ("model_selection.TimeSeriesSplit", "py:class"),
-        ("model_selection.cross_val_score", "py:function"),
-        ("metrics.r2_score", "py:function"), ("metrics.accuracy_score", "py:function"),
-        ("metrics.mean_squared_error", "py:function"),
-        ("preprocessing.StandardScaler", "py:class"),
-        ("neural_network.MLPRegressor", "py:class"),
-        ("neural_network.MLPClassifier", "py:class"), ("linear_model.Ridge", "py:class"),
-        ("ensemble.RandomForestRegressor", "py:class"),
-        ("neighbors.KNeighborsClassifier", "py:class"),
-        ("exceptions.ConvergenceWarning", "py:class"),
-        ("utils.check_random_state", "py:function"))],
-    "torch": [(f"torch.nn.{name}", "py:class", "generated/$.html#$")
-              for name in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Module")]
-             + [("torch.nn.Module.state_dict", "py:method",
-                 "generated/torch.nn.Module.html#$"),
-                ("torch.Tensor", "py:class", "tensors.html#$")],
-    "distributed": [("distributed.Client", "py:class", "api.html#$"),
-                    ("distributed.LocalCluster", "py:class", "api.html#$")],
-    "dask": [("dask.array.Array", "py:class", "generated/$.html#$")],
-}
-
-
 def write_inventories(app):
-    """Write INVENTORIES as Sphinx inventory files (version 2) for intersphinx."""
+    """Write the inventories of :mod:`inventories` for intersphinx."""
     folder = DOCS / "generated" / "inventories"
     folder.mkdir(parents=True, exist_ok=True)
-    for project_name, entries in INVENTORIES.items():
-        lines = "".join(f"{name} {kind} 1 {uri} -\n" for name, kind, uri in entries)
-        data = (f"# Sphinx inventory version 2\n# Project: {project_name}\n# Version: \n"
-                "# The remainder of this file is compressed using zlib.\n").encode()
-        data += zlib.compress(lines.encode())
+    for project_name, entries in inventories.INVENTORIES.items():
+        data = inventories.inventory(project_name, entries)
         path = folder / f"{project_name}.inv"
         if not path.exists() or path.read_bytes() != data:
             path.write_bytes(data)

@@ -3,7 +3,8 @@
 conf.py runs :func:`external_loads` over every HTML and CSS file of the build when it
 finishes, and a file that loads a script, a style sheet, a font or an image from another
 host is reported as a warning (an error in the ``-W`` build). Links that a reader follows
-(``<a href>``) are not loads and are allowed.
+(``<a href>``) are not loads and are allowed. Scripts are checked for where they are loaded
+from, not for what they fetch once running.
 """
 
 import re
@@ -16,7 +17,12 @@ _LOADING = {"script": ("src",), "img": ("src", "srcset"), "iframe": ("src",),
             "embed": ("src",), "object": ("data",)}
 _LOADING_LINKS = {"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch",
                   "apple-touch-icon"}
-_CSS_URL = re.compile(r"""(?:url\(\s*|@import\s+)["']?([^"')\s;]+)""")
+# url(...), quoted or not, and @import "..." (an @import url(...) is a url(...))
+_CSS_URL = re.compile(r"""url\(\s*["']?([^"')\s]+)|@import\s+["']([^"']+)["']""")
+
+
+def _css_urls(text):
+    return [url or imported for url, imported in _CSS_URL.findall(text)]
 
 
 def is_remote(url):
@@ -36,7 +42,7 @@ class _Loads(HTMLParser):
         urls = [attrs[name] for name in _LOADING.get(tag, ()) if name in attrs]
         if tag == "link" and _LOADING_LINKS & set(attrs.get("rel", "").lower().split()):
             urls.append(attrs.get("href", ""))
-        urls += _CSS_URL.findall(attrs.get("style", ""))
+        urls += _css_urls(attrs.get("style", ""))
         for url in urls:
             for part in url.split(","):  # srcset: "a.png 1x, b.png 2x"
                 candidate = part.strip().split(" ")[0]
@@ -50,14 +56,14 @@ class _Loads(HTMLParser):
 
     def handle_data(self, data):
         if self._in_style:
-            self.found += [f"<style> {url}" for url in _CSS_URL.findall(data) if is_remote(url)]
+            self.found += [f"<style> {url}" for url in _css_urls(data) if is_remote(url)]
 
 
 def external_loads(text, kind="html"):
     """The remote URLs that ``text`` (an HTML page or a CSS file) loads, each with what
     loads it."""
     if kind == "css":
-        return [f"css {url}" for url in _CSS_URL.findall(text) if is_remote(url)]
+        return [f"css {url}" for url in _css_urls(text) if is_remote(url)]
     parser = _Loads()
     parser.feed(text)
     parser.close()

@@ -9,8 +9,6 @@ Each function takes a parsed result file and its name and returns the lines of a
 import re
 import statistics
 
-SIZES = {"S": (32, 50, 1, 32), "M": (64, 100, 8, 128), "L": (128, 200, 32, 256),
-         "XL": (256, 500, 64, 512)}
 _PHRASES = {"predict": "for a prediction", "forward pass": "for a forward pass",
             "train step": "for a train step"}
 
@@ -39,15 +37,18 @@ def ratio_summary(run, name, operations, peer):
     """A headline and a compact table of ``peer``'s time over numbarnn's, a row per cell and
     operation and a column per size; ``operations`` pairs each operation's name with its
     key in the run's cases."""
-    sizes = list(dict.fromkeys(case["size"] for case in run["cases"]))
+    shapes = {case["size"]: tuple(case.get(k) for k in "BTDH") for case in run["cases"]}
+    sizes = list(shapes)
     cells = list(dict.fromkeys(case["cell"] for case in run["cases"]))
     ratio = {(case["cell"], key, case["size"]): case[key] for case in run["cases"]
              for _, key in operations}
 
     def span(key):
         values = [v for (_, k, _), v in ratio.items() if k == key]
-        return f"{min(values):.2g} to {max(values):.2g}"
+        return f"{min(values):.2f} to {max(values):.2f}"
 
+    named = ", ".join(size if None in shape else f"{size} {shape}"
+                      for size, shape in shapes.items())
     spans = " and ".join(f"{span(key)} {_PHRASES[operation]}" for operation, key in operations)
     rows = [[cell.upper(), operation] + [f"{ratio[cell, key, size]:.2f}"
                                          if (cell, key, size) in ratio else "—"
@@ -55,7 +56,7 @@ def ratio_summary(run, name, operations, peer):
             for cell in cells for operation, key in operations]
     return [f"{peer}'s time over numbarnn's (above 1: numbarnn is faster) is {spans}, over "
             f"the cells and the sizes (batch, steps, features, hidden units) "
-            f"{', '.join(f'{size} {SIZES[size]}' if size in SIZES else size for size in sizes)}; "
+            f"{named}; "
             f"float32, recorded on "
             f"{run['date']} (``benchmarks/results/{name}``).", ""] + list_table(
         f"{peer}'s time / numbarnn's, same run (above 1: numbarnn is faster)",
@@ -64,7 +65,7 @@ def ratio_summary(run, name, operations, peer):
 
 def cpu_summary(run, name):
     """The headline and compact table of a ``compare_torch.py`` run."""
-    return ([f"On {run['threads']} CPU cores ({run['machine']}):", ""]
+    return ([f"An {run['machine']} machine, {run['threads']} threads:", ""]
             + ratio_summary(run, name, (("predict", "predict_speedup"),
                                         ("train step", "train_speedup")), "PyTorch"))
 
@@ -111,8 +112,9 @@ def gpu_summaries(runs):
     lines = []
     for device in sorted({run["device"] for run in runs.values()}):
         name, run = newest({n: r for n, r in runs.items() if r["device"] == device})
-        lines += [f"On an {device} (numba {run['numba']}, cuDNN {run['cudnn']} through "
-                  f"PyTorch {run['torch']}):", ""]
+        cudnn = run["cudnn"]  # 91900 is 9.19.0
+        lines += [f"On the {device} (numba {run['numba']}, cuDNN {cudnn // 10000}."
+                  f"{cudnn % 10000 // 100}.{cudnn % 100} through PyTorch {run['torch']}):", ""]
         lines += ratio_summary(run, name, (("forward pass", "forward_speedup"),
                                            ("train step", "train_speedup")), "cuDNN")
     return lines
@@ -130,8 +132,8 @@ def compile_table(text, name):
     if not rows:
         raise ValueError(f"{name} has no table of first fits")
     return [f"Measured with ``benchmarks/compile_time.py`` (``benchmarks/results/{name}``): a "
-            "new process fits and predicts a tiny model, float32, default options, on two "
-            "shared cores.", ""] + list_table(
+            "new process fits and predicts a tiny model, float32, default options.",
+            ""] + list_table(
         "First fit + predict in a new process, seconds",
         ["cells", "empty cache (compiling)", "cache warm (a second process)"], rows)
 

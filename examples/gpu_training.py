@@ -5,8 +5,8 @@ GPU training
 The same estimators on an NVIDIA GPU: pass ``device="cuda"``. This needs the
 ``cuda`` extra (``python -m pip install ".[cuda]"``, which installs numba-cuda) and
 a GPU. During ``fit`` the parameters, the data and the optimizer's state stay on
-the GPU; the host launches the kernels and reads the loss and the weights back
-once per epoch.
+the GPU; the host launches the kernels, reads back each batch's loss and
+gradient norm, and the weights once per epoch.
 
 This example is shown but not run when the documentation is built. Without
 numba-cuda or without a GPU, ``device="cuda"`` raises

@@ -9,7 +9,8 @@ from numbarnn import GRUCell, LSTMCell, RNNCell
 # Tests that take the ``device`` fixture run twice: on "cpu" in this process, and on "cuda" in
 # a process of its own under the CUDA simulator (tests/test_cuda_simulator.py runs
 # ``pytest -m device`` there), with tests/cuda, the CUDA backend's own tests. On a machine
-# with an NVIDIA GPU, ``NUMBARNN_TEST_CUDA=1 pytest -m device`` runs the same on the GPU.
+# with an NVIDIA GPU, ``NUMBARNN_TEST_CUDA=1 pytest -m device`` runs the same on the GPU (and
+# those tests then run on "cuda" only: their CPU run is the ordinary one).
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 ON_CUDA = SIMULATOR or os.environ.get("NUMBARNN_TEST_CUDA") == "1"
 collect_ignore = [] if ON_CUDA else ["cuda"]

@@ -20,6 +20,7 @@ def _docs_module(name):
 
 
 offline, tables = _docs_module("offline"), _docs_module("results_tables")
+inventories = _docs_module("inventories")
 
 PAGE = """<!doctype html><html><head>
 <script src="_static/local.js"></script>
@@ -47,6 +48,9 @@ def test_remote_scripts_styles_and_images_are_found_and_links_are_not():
 
 @pytest.mark.parametrize("css, found", [
     ('@import "https://fonts.example.org/x.css";', ["css https://fonts.example.org/x.css"]),
+    ('@import url("https://fonts.example.org/y.css");', ["css https://fonts.example.org/y.css"]),
+    ("@import url(//fonts.example.org/z.css) screen;", ["css //fonts.example.org/z.css"]),
+    ('@import "local.css";', []),
     ("@font-face { src: url(../webfonts/fa.woff2) }", []),
     ("a { background: url('//img.example.org/x.svg') }", ["css //img.example.org/x.svg"]),
 ])
@@ -75,8 +79,8 @@ def _run(**ratios):
 def test_the_ratio_summary_gives_the_span_of_each_operation_and_a_row_per_cell_and_operation():
     lines = tables.cpu_summary(_run(rnn_S=3.0, rnn_M=0.96, gru_S=8.4), "cpu-x.json")
     text = "\n".join(lines)
-    assert ("PyTorch's time over numbarnn's (above 1: numbarnn is faster) is 0.96 to 8.4 for a "
-            "prediction and 1.9 to 17 for a train step") in text
+    assert ("PyTorch's time over numbarnn's (above 1: numbarnn is faster) is 0.96 to 8.40 for "
+            "a prediction and 1.92 to 16.80 for a train step") in text
     assert "``benchmarks/results/cpu-x.json``" in text
     rows = text.split("   * - ")[1:]
     assert rows[0].split() == ["cell", "-", "operation", "-", "S", "-", "M"]
@@ -92,7 +96,7 @@ def test_gpu_results_get_a_table_per_device_from_its_newest_run():
     other = {**run, "device": "A100", "date": "2026-12-02"}
     text = "\n".join(tables.gpu_summaries({"gpu-a.json": {**run, "date": "2026-12-03"},
                                            "gpu-b.json": older, "gpu-c.json": other}))
-    assert text.index("On an A100") < text.index("On an H100")
+    assert text.index("On the A100") < text.index("On the H100 (numba 0.68, cuDNN 9.10.0")
     assert "1.50" in text and "9.00" not in text  # the H100's newest run only
 
 
@@ -104,3 +108,16 @@ def test_the_compile_table_is_read_from_the_recorded_report():
         assert f"   * - {label}" in text
     with pytest.raises(ValueError, match="no table"):
         tables.compile_table("nothing measured", "compile-time-x.txt")
+
+
+@pytest.mark.parametrize("project", sorted(inventories.INVENTORIES))
+def test_the_inventories_load_and_point_at_the_projects_pages(project):
+    inventory_file = pytest.importorskip("sphinx.util.inventory").InventoryFile
+    data = inventories.inventory(project, inventories.INVENTORIES[project])
+    base = inventories.URLS[project]
+    loaded = inventory_file.loads(data, uri=base)
+    entries = [(name, item) for kind in loaded.data.values() for name, item in kind.items()]
+    assert len(entries) == len(inventories.INVENTORIES[project])
+    for name, item in entries:
+        uri = item.uri if hasattr(item, "uri") else item[2]
+        assert uri.startswith(base) and "$" not in uri and "#" in uri, (name, uri)

@@ -81,8 +81,8 @@ def on_threads(block):
     costs the same, plus a few microseconds to find the address.
 
     A block must not raise: an exception inside it reaches the caller as a ``SystemError``
-    (Numba's threads do not carry it through a call by address), and the blocks before it
-    may have run.
+    (Numba's threads do not carry it through a call by address), and any other block may
+    have run.
 
     Parameters
     ----------
@@ -95,18 +95,18 @@ def on_threads(block):
     callable
         ``run(*args)``, documented as ``block`` is.
     """
-    addresses = {}  # the fingerprints of the arguments' types -> the compiled block
+    addresses = {}  # the fingerprints of the arguments' types -> (address, compiled block)
 
     def run(*args):
         key = tuple(compute_fingerprint(a) for a in args)
-        address = addresses.get(key)
-        if address is None:
+        found = addresses.get(key)
+        if found is None:
             signature = (types.int64,) + tuple(numba.typeof(a) for a in args)
             block.compile(signature)
-            compiled = block.overloads[signature]
+            compiled = block.overloads[signature]  # kept with its address: its code stays
             address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
-            addresses[key] = address
-        _each_block(address, args[-1], args)
+            found = addresses[key] = address, compiled
+        _each_block(found[0], args[-1], args)
 
     run.__name__, run.__qualname__ = block.__name__, block.__qualname__
     run.__module__, run.__doc__ = block.__module__, block.__doc__
