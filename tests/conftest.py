@@ -9,8 +9,8 @@ from numbarnn import GRUCell, LSTMCell, RNNCell
 # Tests that take the ``device`` fixture run twice: on "cpu" in this process, and on "cuda" in
 # a process of its own under the CUDA simulator (tests/test_cuda_simulator.py runs
 # ``pytest -m device`` there), with tests/cuda, the CUDA backend's own tests. On a machine
-# with an NVIDIA GPU, ``NUMBARNN_TEST_CUDA=1 pytest -m device`` runs the same on the GPU (and
-# those tests then run on "cuda" only: their CPU run is the ordinary one).
+# with an NVIDIA GPU, ``NUMBARNN_TEST_CUDA=1 pytest -m device`` runs them all on the GPU (on
+# "cuda" only: their CPU run is the ordinary one).
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 ON_CUDA = SIMULATOR or os.environ.get("NUMBARNN_TEST_CUDA") == "1"
 collect_ignore = [] if ON_CUDA else ["cuda"]
@@ -42,8 +42,8 @@ def device(request):
 
 
 # The simulator runs a Python thread per GPU thread: a pass of a two-layer bidirectional
-# network takes about 20 s there. So under it (and on a GPU, where the CPU reference
-# compiles as much) the one-body tests run within a budget:
+# network takes about 20 s there. So under it the one-body tests run within a budget (on a
+# GPU all of them run):
 # these tests, for these parameters (None: all), chosen to cover the layer stack, both
 # heads, lengths, dropout, training, divergence and the state gradients; tests/cuda
 # compares every cell's kernels, both directions and every kernel path with the CPU's.
@@ -91,7 +91,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "device" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.device)
-            if ON_CUDA and not _simulated(item):
+            if SIMULATOR and not _simulated(item):
                 skipped.append(item)
     if skipped:
         config.hook.pytest_deselected(items=skipped)
