@@ -91,15 +91,19 @@ def skip_sklearn_machinery(app, what, name, obj, skip, options):
     return True if SKLEARN_MACHINERY.fullmatch(name) else None
 
 
+def _update(path, data):
+    """Write ``data`` (bytes) to ``path``, left alone when it holds them already (so that
+    Sphinx does not rebuild what depends on it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
 def write_inventories(app):
     """Write the inventories of :mod:`inventories` for intersphinx."""
-    folder = DOCS / "generated" / "inventories"
-    folder.mkdir(parents=True, exist_ok=True)
     for project_name, entries in inventories.INVENTORIES.items():
-        data = inventories.inventory(project_name, entries)
-        path = folder / f"{project_name}.inv"
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
+        _update(DOCS / "generated" / "inventories" / f"{project_name}.inv",
+                inventories.inventory(project_name, entries))
 
 
 # --- Gallery --------------------------------------------------------------------------
@@ -143,12 +147,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _write(name, lines):
-    """Write ``docs/generated/<name>`` (left alone when unchanged)."""
-    out = DOCS / "generated" / name
-    out.parent.mkdir(exist_ok=True)
-    text = "\n".join(lines) + "\n"
-    if not out.exists() or out.read_text() != text:
-        out.write_text(text)
+    """Write ``lines`` to ``docs/generated/<name>``."""
+    _update(DOCS / "generated" / name, ("\n".join(lines) + "\n").encode())
 
 
 def _json_results(pattern):
@@ -175,7 +175,8 @@ def write_result_tables(app):
            results_tables.gpu_summaries(_json_results("gpu-*.json")))
     # compile-time-<date>-<what>.txt; a "-before" file records the code before a change
     reports = sorted(RESULTS.glob("compile-time-*.txt"),
-                     key=lambda p: (p.name[13:23], "-before" not in p.name, p.name))
+                     key=lambda p: (re.search(r"\d{4}-\d\d-\d\d", p.name)[0],
+                                    "-before" not in p.name, p.name))
     _write("compile_time.rst.inc",
            results_tables.compile_table(reports[-1].read_text(), reports[-1].name)
            if reports else _missing("compile-time-*.txt", "compile times"))

@@ -3,24 +3,13 @@ from another host is found, and links a reader follows are not; the build runs i
 page, where a remote load fails the ``-W`` build) and the performance page's tables
 (docs/results_tables.py, from the files in benchmarks/results/)."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-RESULTS = DOCS.parent / "benchmarks" / "results"
+import docs_modules
 
-
-def _docs_module(name):
-    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-offline, tables = _docs_module("offline"), _docs_module("results_tables")
-inventories = _docs_module("inventories")
+RESULTS = docs_modules.DOCS.parent / "benchmarks" / "results"
+offline, tables = docs_modules.load("offline"), docs_modules.load("results_tables")
+inventories = docs_modules.load("inventories")
 
 PAGE = """<!doctype html><html><head>
 <script src="_static/local.js"></script>

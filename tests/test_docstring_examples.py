@@ -24,20 +24,16 @@ under ``numbarnn.backends.cuda`` is imported.
 """
 
 import doctest
-import importlib
-import importlib.util
 import inspect
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-API_RST = DOCS / "api.rst"
-_spec = importlib.util.spec_from_file_location("public_api", DOCS / "public_api.py")
-public_api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(public_api)
+import docs_modules
+
+API_RST = docs_modules.DOCS / "api.rst"
+public_api = docs_modules.load("public_api")
 
 EXEMPT = {
     "numbarnn.exceptions.DeviceUnavailableError": (
